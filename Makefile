@@ -1,0 +1,34 @@
+# The README's two Quick start commands:
+#   make book   build the Jupyter Book with real CLIP weights (fetched once)
+#   make test   run every test: pytest + the book built in smoke mode (tiny random CLIP)
+# Each creates (or refreshes) the virtual environment .venv with everything it needs.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+
+.PHONY: book test pytest smoke-book install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[book,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/anoclip prefetch
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: pytest smoke-book
+
+pytest: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) -q
+
+smoke-book: $(STAMP)
+	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
+
+clean:
+	rm -rf _build

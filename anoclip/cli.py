@@ -1,0 +1,168 @@
+"""Command line: ``anoclip localize`` (heat maps for your images) and ``anoclip bench``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, CheckpointMismatchError, WeightsUnavailableError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class CLIError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default=DEFAULT_MODEL, help=f"open_clip architecture (default {DEFAULT_MODEL})")
+    group.add_argument(
+        "--pretrained", default=DEFAULT_PRETRAINED,
+        help=f"open_clip tag or local checkpoint file (default {DEFAULT_PRETRAINED})",
+    )
+    group.add_argument("--image-size", type=int, default=None, help="input side (default: the model's native size)")
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda if available)")
+    group.add_argument("--batch-size", type=int, default=8)
+    group.add_argument("--tta", action="store_true", help="test-time adaptation (AnoCLIP+)")
+    group.add_argument(
+        "--smoke", action="store_true",
+        help="tiny RANDOM model (as ANOCLIP_SMOKE=1): for checking the plumbing; results are meaningless",
+    )
+
+
+def _load_model(args: argparse.Namespace):
+    from .backbone import TINY_MODEL
+    from .model import AnoCLIP
+
+    name, pretrained, size = (TINY_MODEL, None, None) if args.smoke else (args.model, args.pretrained, args.image_size)
+    try:
+        return AnoCLIP.from_pretrained(name, pretrained, image_size=size, device=args.device)
+    except (WeightsUnavailableError, CheckpointMismatchError, FileNotFoundError, ValueError) as err:
+        raise CLIError(str(err)) from err
+
+
+def collect_images(inputs: Sequence[str]) -> List[Path]:
+    """Files as given, and the image files directly inside given folders (sorted)."""
+    found: List[Path] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise CLIError(f"No such image or folder: {path}")
+    if not found:
+        raise CLIError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(inputs)}.")
+    return found
+
+
+def _unique_stems(paths: Sequence[Path]) -> List[str]:
+    """Output names per input: the file stem, disambiguated when two inputs share one."""
+    seen: dict = {}
+    names = []
+    for path in paths:
+        count = seen.get(path.stem, 0)
+        seen[path.stem] = count + 1
+        names.append(path.stem if count == 0 else f"{path.stem}_{count}")
+    return names
+
+
+def localize(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .book import smoke_mode
+    from .data.images import ImageReadError, read_rgb
+    from .fileio import write_csv_atomic
+    from .viz.figures import save_overlay
+
+    paths = collect_images(args.inputs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = _load_model(args)
+    smoke = smoke_mode() or model.random_weights
+    if smoke:
+        print("WARNING: random weights (smoke mode) — the heat maps are NOT meaningful.", file=sys.stderr)
+    rows, names = [], _unique_stems(paths)
+    fields = ["image", "image_score", "max_pixel_score", "overlay", "error"]
+    with tqdm(total=len(paths), desc="localize", unit="img") as bar:
+        for start in range(0, len(paths), args.batch_size):
+            batch_paths, batch_names = paths[start:start + args.batch_size], names[start:start + args.batch_size]
+            images, kept = [], []
+            for path, name in zip(batch_paths, batch_names):
+                try:
+                    images.append(read_rgb(path))
+                    kept.append((path, name))
+                except ImageReadError as err:
+                    print(f"skipped: {err}", file=sys.stderr)
+                    rows.append({"image": str(path), "error": str(err)})
+            if images:
+                prediction = model.predict(model.preprocess(images), args.class_name, tta=args.tta)
+                maps = prediction.anomaly_maps.cpu().numpy()
+                scores = prediction.image_scores.cpu().numpy()
+                for image, (path, name), anomaly_map, score in zip(images, kept, maps, scores):
+                    overlay = save_overlay(
+                        out / f"{name}_overlay.png", image, anomaly_map,
+                        title=f"{args.class_name}: image score {score:.3f}", smoke=smoke,
+                    )
+                    rows.append({
+                        "image": str(path), "image_score": f"{score:.6f}",
+                        "max_pixel_score": f"{anomaly_map.max():.6f}", "overlay": overlay.name, "error": "",
+                    })
+            write_csv_atomic(out / "scores.csv", rows, fields)  # after every batch: nothing lost
+            bar.update(len(batch_paths))
+    print(f"wrote {sum(1 for r in rows if not r.get('error'))} overlays and {out / 'scores.csv'}")
+    return 0
+
+
+def prefetch(args: argparse.Namespace) -> int:
+    """Fetch what the book needs once (CLIP weights), or explain how to build it offline."""
+    from .backbone import resolve_checkpoint
+    from .book import smoke_mode
+
+    if smoke_mode():
+        print("ANOCLIP_SMOKE=1: the book uses the tiny random model and synthetic data; nothing to fetch.")
+        return 0
+    try:
+        path = resolve_checkpoint(args.model, args.pretrained)
+    except (WeightsUnavailableError, ValueError, FileNotFoundError) as err:
+        raise CLIError(
+            f"{err}\n\nTo build the book offline with the tiny random model (its numbers are NOT "
+            "meaningful), run:  ANOCLIP_SMOKE=1 make book"
+        ) from err
+    print(f"{args.model} / {args.pretrained} weights: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anoclip", description="Zero-shot anomaly localization with CLIP (AnoCLIP).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    loc = commands.add_parser("localize", help="heat-map overlays and image scores for images")
+    loc.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    loc.add_argument("--class-name", required=True, help="object or texture name used in the prompts, e.g. bottle")
+    loc.add_argument("--out", default="anoclip_out", help="output folder (default ./anoclip_out)")
+    _add_model_arguments(loc)
+    loc.set_defaults(run=localize)
+
+    fetch = commands.add_parser("prefetch", help="download the book's CLIP weights once (offline: explains smoke mode)")
+    fetch.add_argument("--model", default=DEFAULT_MODEL)
+    fetch.add_argument("--pretrained", default=DEFAULT_PRETRAINED)
+    fetch.set_defaults(run=prefetch)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CLIError as err:
+        print(f"anoclip: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,367 @@
+"""Shared machinery of the dataset converters.
+
+A converter turns one benchmark's raw download into the common MVTec-like layout (see
+:mod:`anoclip.data.meta`).  The pieces every converter needs live here:
+
+* :func:`resolve_raw` accepts the raw download as an archive or a folder; archives are
+  extracted once into a cache folder next to them (never into the user's own folders);
+* :func:`locate_root` finds the dataset's top folder inside what the user pointed at and
+  otherwise fails with a message that says what was expected;
+* :class:`DatasetWriter` builds the output in a hidden staging folder, writes ``meta.json``
+  last and renames the folder into place, so a half-finished conversion never looks finished,
+  and a re-run with the same options returns the finished folder without redoing the work;
+* :func:`pick_normals` draws the seeded normal subset used for balanced test sets.
+
+Images are copied unchanged whenever PIL can read them (PNG, JPEG, BMP, TIFF): re-encoding
+would cost time and, for JPEG, quality.  Masks are always re-encoded as 0/255 8-bit L PNG.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from PIL import Image
+
+from ..download import archive_stem, extract, is_archive
+from ..errors import (
+    DataError,
+    DatasetRootError,
+    MaskSizeError,
+    NotEnoughDiskSpace,
+    OutputExistsError,
+)
+from ..images import read_mask, read_rgb
+from ..meta import IMAGE_EXTENSIONS, MASK_SUFFIX, META_FILE, NORMAL_SPECIE, build_meta, write_meta
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def list_images(folder: Path) -> List[Path]:
+    """Image files directly inside ``folder`` (any case of extension), sorted by name."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+
+
+def index_by_stem(folder: Path) -> Dict[str, Path]:
+    """Images of ``folder`` keyed by lower-cased stem, for pairing files across extensions and case."""
+    return {p.stem.lower(): p for p in list_images(folder)}
+
+
+def child_dirs(folder: Path) -> List[Path]:
+    """Visible sub-folders, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def resolve_raw(raw: PathLike, cache: Optional[PathLike] = None) -> Tuple[Path, bool]:
+    """Return ``(folder, is_cache)`` for a raw download given as a folder or an archive.
+
+    An archive is extracted into ``cache`` (default: ``<archive folder>/<archive stem>.extracted``),
+    once; ``is_cache`` tells the writer it may hard-link from there instead of copying.
+    """
+    raw = Path(raw).expanduser()
+    if not raw.exists():
+        raise DatasetRootError(
+            f"Raw dataset path {raw} does not exist. Pass the downloaded archive or the folder it "
+            "extracts to (see data_scripts/README.md for where to get each dataset)."
+        )
+    if raw.is_dir():
+        return raw, False
+    if not is_archive(raw):
+        raise DatasetRootError(
+            f"{raw} is a file but not a .zip/.tar(.gz/.xz/.bz2) archive. Pass the archive or the "
+            "extracted folder."
+        )
+    target = Path(cache) if cache is not None else raw.with_name(archive_stem(raw) + ".extracted")
+    try:
+        return extract(raw, target), True
+    except PermissionError as err:
+        raise DataError(
+            f"Cannot extract {raw} into {target} ({err}). Pass cache=<writable folder> "
+            "(--cache on the command line), or extract the archive yourself and pass the folder."
+        ) from err
+
+
+def locate_root(base: Path, is_root: Callable[[Path], bool], expected: str, title: str, depth: int = 3) -> Path:
+    """Find the first folder at or below ``base`` (breadth-first, ``depth`` levels) that ``is_root``.
+
+    Archives often wrap the data in one or two extra folders (``BTech_Dataset_transformed/``,
+    ``RSDDs dataset/``), so looking a few levels down spares the reader from guessing.
+    """
+    queue = deque([(base, 0)])
+    while queue:
+        folder, level = queue.popleft()
+        if is_root(folder):
+            return folder
+        if level < depth:
+            for child in child_dirs(folder):
+                queue.append((child, level + 1))
+    raise DatasetRootError(
+        f"{base} does not look like {title}: expected {expected}. Point --raw at the folder that "
+        "contains it (or at the downloaded archive)."
+    )
+
+
+def pick_normals(paths: Sequence[Path], count: int, seed: int, salt: str = "") -> Tuple[List[Path], List[Path]]:
+    """Split ``paths`` into ``(picked, rest)`` with ``count`` picked by a seeded draw (both sorted).
+
+    Used for the balanced test sets (as many normal as anomalous images) that Bayes-PFL and
+    VCP-CLIP build for data sets whose test split has few or no normal images.  The draw ranks
+    files by a hash of ``(seed, salt, file name)``, so it depends neither on the numpy version
+    nor on where the data lives, and the same seed always gives the same split.
+    """
+    def rank(path: Path) -> str:
+        return hashlib.sha256(f"{seed}/{salt}/{path.name}".encode()).hexdigest()
+
+    chosen = set(sorted(paths, key=rank)[: max(count, 0)])
+    return sorted(chosen), sorted(p for p in paths if p not in chosen)
+
+
+NORMALS_MODES = ("balanced", "all")
+
+
+def split_normals(
+    normals: Sequence[Path], n_anomalous: int, mode: str, seed: int, salt: str = ""
+) -> Tuple[List[Path], List[Path]]:
+    """Normal images for the test set and the rest: ``"balanced"`` draws as many as there are
+    anomalous images (seeded), ``"all"`` keeps every one in the test set."""
+    if mode == "all":
+        return sorted(normals), []
+    if mode == "balanced":
+        return pick_normals(normals, n_anomalous, seed, salt)
+    raise ValueError(f"normals={mode!r} is not one of {list(NORMALS_MODES)}.")
+
+
+def read_binary_mask(path: Path, threshold: int = 0) -> np.ndarray:
+    """A mask file as bool ``(H, W)``: grey level above ``threshold`` for JPEG-compressed masks
+    whose black is not exactly zero; any non-zero value for ``threshold=0``, and always for
+    class-index masks (palette or 0/1 images), whose values are labels, not grey levels."""
+    mask = read_mask(path)
+    if threshold <= 0:
+        return mask
+    with Image.open(path) as image:
+        mode = image.mode
+    grey = np.asarray(read_rgb(path).convert("L"))
+    if mode in ("P", "1") or grey.max(initial=0) <= 1:
+        return mask
+    return grey > threshold
+
+
+def mask_to_image(mask: np.ndarray) -> Image.Image:
+    """A boolean (or any numeric) mask as a 0/255 8-bit L image (non-zero means anomalous)."""
+    return Image.fromarray(np.where(np.asarray(mask) > 0, 255, 0).astype(np.uint8), mode="L")
+
+
+def image_size(path: Path) -> Tuple[int, int]:
+    """``(W, H)`` of an image file, read from its header only."""
+    with Image.open(path) as image:
+        return image.size
+
+
+def _raise_if_disk_full(err: OSError, where: Path) -> None:
+    if err.errno == errno.ENOSPC:
+        raise NotEnoughDiskSpace(
+            f"Disk full while writing {where}. Free some space and run again; nothing was published."
+        ) from err
+
+
+class DatasetWriter:
+    """Build an MVTec-like dataset in a staging folder and publish it atomically.
+
+    Use as a context manager; call :meth:`add_image` / :meth:`add_mask` for every file and
+    :meth:`finish` at the end.  ``finish`` writes ``meta.json`` (with an ``info`` block naming
+    the dataset and the conversion options) and renames the staging folder to ``out``.  On an
+    exception the staging folder is removed and ``out`` is left as it was.
+
+    ``out`` existing with a ``meta.json`` whose ``info`` matches means the conversion already
+    ran: :meth:`done` is True and the converter returns at once.  With different options it
+    raises :class:`OutputExistsError` unless ``overwrite=True``.
+    """
+
+    def __init__(
+        self,
+        out: PathLike,
+        *,
+        dataset: str,
+        options: Dict[str, Any],
+        overwrite: bool = False,
+    ):
+        self.out = Path(out).expanduser()
+        # A JSON round trip makes the comparison with a finished meta.json exact (tuples -> lists).
+        self.info = json.loads(
+            json.dumps({"dataset": dataset, "converter": f"anoclip.data.converters.{dataset}", "options": options})
+        )
+        self.overwrite = overwrite
+        # Images under this folder (our own extraction cache) may be hard-linked instead of copied.
+        self.link_from: Optional[Path] = None
+        self.staging = self.out.with_name(f".{self.out.name}.partial")
+        self._written: set = set()
+
+    def done(self) -> bool:
+        """True when ``out`` already holds this conversion (same dataset and options)."""
+        meta_file = self.out / META_FILE
+        if not self.out.exists():
+            return False
+        if not meta_file.is_file():
+            if self.out.is_dir() and not any(self.out.iterdir()):
+                return False
+            raise OutputExistsError(
+                f"Output folder {self.out} exists and is not a finished dataset (no meta.json). "
+                "Choose another --out, or empty that folder yourself."
+            )
+        try:
+            existing = json.loads(meta_file.read_text(encoding="utf-8")).get("info", {})
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            existing = None
+        if existing == self.info:
+            return True
+        if self.overwrite:
+            return False
+        raise OutputExistsError(
+            f"{self.out} already holds a dataset made differently (its meta.json info is {existing}, "
+            f"this run would write {self.info}). Pass overwrite=True (--overwrite) to replace it, "
+            "or choose another --out."
+        )
+
+    def __enter__(self) -> "DatasetWriter":
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if self.staging.exists():
+            shutil.rmtree(self.staging)
+        self.staging.mkdir()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and self.staging.exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _claim(self, relative: str) -> Path:
+        if relative in self._written:
+            raise DataError(
+                f"Two source files map to the same output file {relative}; the raw folder probably "
+                "mixes two copies of the dataset. Point --raw at one of them."
+            )
+        self._written.add(relative)
+        target = self.staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def _can_link(self, source: Path) -> bool:
+        return self.link_from is not None and self.link_from in source.resolve().parents
+
+    def add_image(self, source: Path, category: str, split: str, specie: str) -> str:
+        """Copy (or hard-link, from our own extraction cache) an image; return its relative path."""
+        relative = f"{category}/{split}/{specie}/{source.name}"
+        target = self._claim(relative)
+        try:
+            if self._can_link(source):
+                try:
+                    os.link(source, target)
+                    return relative
+                except OSError:
+                    pass  # other file system, or links unsupported: copy instead
+            shutil.copyfile(source, target)
+        except OSError as err:
+            _raise_if_disk_full(err, target)
+            raise
+        return relative
+
+    def add_mask(self, mask: np.ndarray, category: str, specie: str, image_relative: str) -> str:
+        """Write the 0/255 L PNG mask of an image added before; checks the size matches."""
+        image_path = self.staging / image_relative
+        width, height = image_size(image_path)
+        if mask.shape != (height, width):
+            raise MaskSizeError(
+                f"The mask for {image_relative} is {mask.shape[1]}x{mask.shape[0]} (WxH) but the image "
+                f"is {width}x{height}; the raw files do not belong together."
+            )
+        relative = f"{category}/ground_truth/{specie}/{Path(image_relative).stem}{MASK_SUFFIX}"
+        target = self._claim(relative)
+        try:
+            mask_to_image(mask).save(target, format="PNG")
+        except OSError as err:
+            _raise_if_disk_full(err, target)
+            raise
+        return relative
+
+    def finish(self, categories: Optional[Iterable[str]] = None) -> Path:
+        """Index the staging tree, write ``meta.json`` and move the tree to ``out``."""
+        categories = list(categories) if categories is not None else None
+        for category in categories or []:
+            (self.staging / category / "test").mkdir(parents=True, exist_ok=True)
+        meta = build_meta(self.staging, categories)
+        meta["info"] = self.info
+        write_meta(self.staging, meta)
+        if self.out.exists():
+            retired = self.out.with_name(f".{self.out.name}.old")
+            if retired.exists():
+                shutil.rmtree(retired)
+            os.replace(self.out, retired)
+            os.replace(self.staging, self.out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(self.staging, self.out)
+        return self.out
+
+
+def write_samples(
+    writer: DatasetWriter,
+    category: str,
+    split: str,
+    normals: Iterable[Path] = (),
+    anomalies: Iterable[Tuple[Path, str, np.ndarray]] = (),
+) -> None:
+    """Add normal images to ``<split>/good`` and ``(image, specie, mask)`` triples to ``<split>/<specie>``."""
+    for image in normals:
+        writer.add_image(image, category, split, NORMAL_SPECIE)
+    for image, specie, mask in anomalies:
+        relative = writer.add_image(image, category, split, specie)
+        writer.add_mask(mask, category, specie, relative)
+
+
+def _check_apart(raw: Path, out: Path) -> None:
+    """Refuse an output inside the raw folder (we would write into it) or around it."""
+    raw, out = raw.resolve(), out.resolve()
+    if raw == out or raw in out.parents or (raw.is_dir() and out in raw.parents):
+        raise DataError(
+            f"--out {out} and --raw {raw} overlap; the raw data must stay untouched. Choose an output "
+            "folder outside the raw folder (e.g. a sibling)."
+        )
+
+
+def run_conversion(
+    raw: PathLike,
+    out: PathLike,
+    *,
+    dataset: str,
+    options: Dict[str, Any],
+    find_root: Callable[[Path], Path],
+    fill: Callable[[Path, DatasetWriter], Sequence[str]],
+    overwrite: bool = False,
+    cache: Optional[PathLike] = None,
+) -> Path:
+    """The skeleton every converter shares: skip if done, unpack, find the root, fill, publish.
+
+    ``find_root(folder)`` returns the dataset's top folder inside the (extracted) raw input;
+    ``fill(root, writer)`` adds all files and returns the category names in report order.
+    """
+    writer = DatasetWriter(out, dataset=dataset, options=options, overwrite=overwrite)
+    if writer.done():
+        return writer.out
+    _check_apart(Path(raw).expanduser(), writer.out)
+    folder, is_cache = resolve_raw(raw, cache)
+    writer.link_from = folder.resolve() if is_cache else None
+    root = find_root(folder)
+    with writer:
+        categories = fill(root, writer)
+        return writer.finish(categories)

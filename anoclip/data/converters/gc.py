@@ -1,0 +1,123 @@
+"""GC: taken to be GC10-DET (steel plate surface defects, Lv et al., Sensors 2020) - boxes only.
+
+Which data set the zero-shot papers call "GC" could not be confirmed from their released code
+(see data_scripts/README.md); GC10-DET is the public steel-surface set with that name.
+
+Raw layout (Kaggle ``alex000kim/gc10det`` and the authors' release)::
+
+    <raw>/<1..10>/img_*.jpg          (images, one folder per class; 2048x1000 grey)
+    <raw>/lable/img_*.xml            (PASCAL VOC boxes; the folder is spelled "lable")
+
+GC10-DET has bounding boxes, not masks: each box is filled into the mask, so pixel metrics
+measure box overlap and favour blobby maps.  Images without boxes (a handful) become
+``test/good``; there are essentially no normal images, so image-level metrics are undefined.
+The defect type is the class of the largest box, named as in the paper.
+"""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import MetaFormatError
+from ..meta import IMAGE_EXTENSIONS, NORMAL_SPECIE
+from .common import DatasetWriter, PathLike, child_dirs, image_size, locate_root, run_conversion
+
+CATEGORY = "steel_plate"
+CLASS_NAMES = {
+    "1_chongkong": "punching_hole",
+    "2_hanfeng": "welding_line",
+    "3_yueyawan": "crescent_gap",
+    "4_shuiban": "water_spot",
+    "5_youban": "oil_spot",
+    "6_siban": "silk_spot",
+    "7_yiwu": "inclusion",
+    "8_yahen": "rolled_pit",
+    "9_zhehen": "crease",
+    "10_yaozhe": "waist_folding",
+}
+EXPECTED = "the image folders plus a folder of PASCAL VOC .xml box files (GC10-DET calls it 'lable')"
+
+
+def _xml_dirs(folder: Path) -> List[Path]:
+    return [c for c in child_dirs(folder) if any(c.glob("*.xml"))]
+
+
+def _is_root(folder: Path) -> bool:
+    return bool(_xml_dirs(folder))
+
+
+def read_voc_boxes(xml_file: Path) -> List[Tuple[str, int, int, int, int]]:
+    """``(class, xmin, ymin, xmax, ymax)`` of a VOC file, 0-based with inclusive max."""
+    try:
+        tree = ElementTree.parse(xml_file)
+    except ElementTree.ParseError as err:
+        raise MetaFormatError(f"{xml_file} is not a valid PASCAL VOC XML file ({err}).") from err
+    boxes = []
+    for obj in tree.getroot().iter("object"):
+        name = (obj.findtext("name") or "").strip()
+        box = obj.find("bndbox")
+        if box is None:
+            continue
+        try:
+            xmin, ymin, xmax, ymax = (int(round(float(box.findtext(k)))) for k in ("xmin", "ymin", "xmax", "ymax"))
+        except (TypeError, ValueError) as err:
+            raise MetaFormatError(f"{xml_file}: a box of {name!r} has a missing or non-numeric corner.") from err
+        boxes.append((name, xmin - 1, ymin - 1, xmax - 1, ymax - 1))  # VOC pixels are 1-based
+    return boxes
+
+
+def boxes_mask(boxes, size) -> np.ndarray:
+    """Fill boxes into a bool ``(H, W)`` mask for an image of ``size`` (W, H), clipped to the image."""
+    width, height = size
+    mask = np.zeros((height, width), dtype=bool)
+    for _, x0, y0, x1, y1 in boxes:
+        mask[max(y0, 0) : min(y1, height - 1) + 1, max(x0, 0) : min(x1, width - 1) + 1] = True
+    return mask
+
+
+def _specie(boxes) -> str:
+    name = max(boxes, key=lambda b: (b[3] - b[1] + 1) * (b[4] - b[2] + 1))[0]
+    return CLASS_NAMES.get(name, name.lower().replace(" ", "_") or "defect")
+
+
+def _fill(root: Path, writer: DatasetWriter) -> List[str]:
+    annotations = {p.stem.lower(): p for d in _xml_dirs(root) for p in d.glob("*.xml")}
+    images = sorted(
+        (
+            p
+            for p in root.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in IMAGE_EXTENSIONS
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        ),
+        key=lambda p: p.name,
+    )
+    for image in tqdm(images, desc="gc10-det", unit="img", leave=False):
+        xml_file = annotations.get(image.stem.lower())
+        boxes = read_voc_boxes(xml_file) if xml_file is not None else []
+        mask = boxes_mask(boxes, image_size(image))
+        if not mask.any():
+            writer.add_image(image, CATEGORY, "test", NORMAL_SPECIE)
+            continue
+        specie = _specie(boxes)
+        relative = writer.add_image(image, CATEGORY, "test", specie)
+        writer.add_mask(mask, CATEGORY, specie, relative)
+    return [CATEGORY]
+
+
+def convert(raw: PathLike, out: PathLike, *, overwrite: bool = False, cache: Optional[PathLike] = None) -> Path:
+    """Convert a GC10-DET download (archive or folder) into ``out``; return ``out``."""
+    return run_conversion(
+        raw,
+        out,
+        dataset="gc",
+        options={"labels": "boxes"},
+        find_root=lambda folder: locate_root(folder, _is_root, EXPECTED, "GC10-DET"),
+        fill=_fill,
+        overwrite=overwrite,
+        cache=cache,
+    )

@@ -1,0 +1,51 @@
+"""``prepare(name, out, raw=None, download=False)``: get a benchmark into the common layout.
+
+The one entry point the ``data_scripts/`` call: it looks the data set up in the registry,
+downloads it when asked and possible (into ``<out's folder>/downloads/``, resumable and
+checksum-verified), and runs the data set's converter.  Running it again is cheap: a finished
+download is not fetched again and a finished conversion is returned as it is.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+from .download import download as fetch
+from .errors import DataError
+from .registry import get_dataset
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def prepare(
+    name: str,
+    out: PathLike,
+    raw: Optional[PathLike] = None,
+    download: bool = False,
+    *,
+    downloads_dir: Optional[PathLike] = None,
+    **options,
+) -> Path:
+    """Prepare data set ``name`` into ``out`` from ``raw`` (archive or folder) or a download.
+
+    ``options`` go to the converter (e.g. ``normals="all"``, ``seed=1``, ``split_csv=...``,
+    ``overwrite=True``); see each converter's ``convert`` for what it accepts.
+    """
+    info = get_dataset(name)
+    out = Path(out).expanduser()
+    if not info.requires_raw:
+        return info.converter(raw, out, **options)
+    if raw is not None and download:
+        raise DataError("Pass either raw=PATH (--raw) or download=True (--download), not both.")
+    if raw is None:
+        where = f" Homepage: {info.homepage}." if info.homepage else ""
+        if not download:
+            raise DataError(
+                f"{info.title} needs its raw data: pass raw=PATH (--raw) or download=True. {info.how_to_get}{where}"
+            )
+        if info.download_url is None:
+            raise DataError(f"{info.title} cannot be downloaded automatically. {info.how_to_get}{where}")
+        folder = Path(downloads_dir).expanduser() if downloads_dir is not None else out.parent / "downloads"
+        raw = fetch(info.download_url, folder / info.archive_name, info.sha256)
+    return info.converter(Path(raw), out, **options)

@@ -1,0 +1,157 @@
+"""Text prompts: state words, domain-aware templates, prompt families and ensembling.
+
+AnoCLIP describes each class twice, as *normal* and as *abnormal*, with many sentences, and
+averages their CLIP text embeddings into one "prototype" per state. Its templates inject a
+*domain* phrase ("industrial photo", "manufacturing image"…) so the text side speaks about
+inspection images rather than web photos; textures get surface-flavoured domains.
+
+Families (``AnoCLIPConfig.prompts``):
+
+* ``"anoclip"`` — the faithful ensemble: 3 domains × 22 templates × 7 states = 462 sentences per
+  state, templates outside and states inside, exactly as the official code builds them
+  (including its article slips such as "a abnormal bottle").
+* ``"plain"`` — one template, "a photo of a [state] [class]", with the same 7 states.
+* ``"winclip"`` — WinCLIP-style generic ensemble: "photo" templates with a full stop,
+  7 normal and 4 abnormal states.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, FrozenSet, List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+MVTEC_TEXTURES: FrozenSet[str] = frozenset({"carpet", "grid", "leather", "tile", "wood"})
+
+NORMAL_STATES: Tuple[str, ...] = (
+    "normal {}", "flawless {}", "perfect {}", "unblemished {}",
+    "{} without flaw", "{} without defect", "{} without damage",
+)
+ABNORMAL_STATES: Tuple[str, ...] = (
+    "damaged {}", "abnormal {}", "imperfect {}", "blemished {}",
+    "{} with flaw", "{} with defect", "{} with damage",
+)
+WINCLIP_NORMAL_STATES: Tuple[str, ...] = (
+    "{}", "flawless {}", "perfect {}", "unblemished {}",
+    "{} without flaw", "{} without defect", "{} without damage",
+)
+WINCLIP_ABNORMAL_STATES: Tuple[str, ...] = (
+    "damaged {}", "{} with flaw", "{} with defect", "{} with damage",
+)
+
+OBJECT_DOMAINS: Tuple[str, ...] = ("industrial photo", "industrial image", "manufacturing image")
+TEXTURE_DOMAINS: Tuple[str, ...] = ("industrial photo", "textural photo", "surface picture")
+
+# The 22 template stems. "{A}" is the article before the domain, "{D}" the domain phrase and
+# "{}" the state phrase. The qualifier stems keep the official a/the pattern verbatim.
+TEMPLATE_STEMS: Tuple[str, ...] = (
+    "a cropped {D} of the {}", "a cropped {D} of a {}",
+    "a close-up {D} of a {}", "a close-up {D} of the {}",
+    "a bright {D} of a {}", "a bright {D} of the {}",
+    "a dark {D} of the {}", "a dark {D} of a {}",
+    "a jpeg corrupted {D} of a {}", "a jpeg corrupted {D} of the {}",
+    "a blurry {D} of the {}", "a blurry {D} of a {}",
+    "{A} {D} of a {}", "{A} {D} of the {}",
+    "{A} {D} of a small {}", "{A} {D} of the small {}",
+    "{A} {D} of a large {}", "{A} {D} of the large {}",
+    "{A} {D} of the {} for visual inspection", "{A} {D} of a {} for visual inspection",
+    "{A} {D} of the {} for anomaly detection", "{A} {D} of a {} for anomaly detection",
+)
+
+PROMPT_FAMILIES: Tuple[str, ...] = ("anoclip", "plain", "winclip")
+ENSEMBLE_ORDERS: Tuple[str, ...] = ("mean-then-normalize", "normalize-then-mean")
+
+# The only renaming the official code does; the "clean" variant goes further.
+_FAITHFUL_NAMES: Dict[str, str] = {"macaroni1": "macaroni", "macaroni2": "macaroni"}
+_CLEAN_NAMES: Dict[str, str] = {
+    "pcb1": "printed circuit board", "pcb2": "printed circuit board",
+    "pcb3": "printed circuit board", "pcb4": "printed circuit board",
+    "pipe_fryum": "pipe fryum", "chewinggum": "chewing gum",
+}
+
+
+def prompt_class_name(class_name: str, clean: bool = False) -> str:
+    """The object word that goes into prompts.
+
+    Faithful: the raw folder name (``metal_nut`` keeps its underscore), only macaroni1/2 become
+    "macaroni". ``clean=True`` also spells out VisA's abbreviations and drops underscores and
+    trailing digits — a cheap ablation the official code never ran.
+    """
+    if not clean:
+        return _FAITHFUL_NAMES.get(class_name, class_name)
+    if class_name in _CLEAN_NAMES:
+        return _CLEAN_NAMES[class_name]
+    return re.sub(r"\d+$", "", class_name).replace("_", " ").strip() or class_name
+
+
+def _anoclip_templates(domains: Tuple[str, ...]) -> List[str]:
+    templates = []
+    for domain in domains:
+        article = "an" if domain.startswith("industrial") else "a"
+        templates.extend(stem.replace("{A}", article).replace("{D}", domain) for stem in TEMPLATE_STEMS)
+    return templates
+
+
+def _winclip_templates() -> List[str]:
+    return [stem.replace("{A}", "a").replace("{D}", "photo") + "." for stem in TEMPLATE_STEMS]
+
+
+def build_sentences(
+    class_name: str,
+    family: str = "anoclip",
+    texture: bool | None = None,
+    clean_names: bool = False,
+) -> Tuple[List[str], List[str]]:
+    """All prompt sentences of a class: (normal_sentences, abnormal_sentences).
+
+    Args:
+        class_name: raw category name (e.g. ``"metal_nut"``, ``"macaroni1"``).
+        family: ``"anoclip"`` (faithful, 462 each), ``"plain"`` (7 each) or ``"winclip"``.
+        texture: use texture/surface domains; ``None`` means "is it one of MVTec's textures".
+        clean_names: see :func:`prompt_class_name`.
+    """
+    if family not in PROMPT_FAMILIES:
+        raise ValueError(f"Unknown prompt family {family!r}; choose one of {PROMPT_FAMILIES}.")
+    name = prompt_class_name(class_name, clean_names)
+    if texture is None:
+        texture = class_name in MVTEC_TEXTURES
+    if family == "anoclip":
+        templates = _anoclip_templates(TEXTURE_DOMAINS if texture else OBJECT_DOMAINS)
+        normal_states, abnormal_states = NORMAL_STATES, ABNORMAL_STATES
+    elif family == "plain":
+        templates = ["a photo of a {}"]
+        normal_states, abnormal_states = NORMAL_STATES, ABNORMAL_STATES
+    else:
+        templates = _winclip_templates()
+        normal_states, abnormal_states = WINCLIP_NORMAL_STATES, WINCLIP_ABNORMAL_STATES
+
+    def sentences(states: Tuple[str, ...]) -> List[str]:
+        return [template.format(state.format(name)) for template in templates for state in states]
+
+    return sentences(normal_states), sentences(abnormal_states)
+
+
+def ensemble(embeddings: Tensor, order: str = "mean-then-normalize") -> Tensor:
+    """Collapse (K, D) sentence embeddings into one unit vector (D,).
+
+    The official AnoCLIP code averages the raw embeddings and normalises the mean; APRIL-GAN and
+    WinCLIP normalise each sentence first. The two differ when sentence norms differ: the first
+    lets long-norm sentences weigh more.
+    """
+    if order == "mean-then-normalize":
+        return F.normalize(embeddings.mean(dim=0), dim=-1)
+    if order == "normalize-then-mean":
+        return F.normalize(F.normalize(embeddings, dim=-1).mean(dim=0), dim=-1)
+    raise ValueError(f"Unknown ensemble order {order!r}; choose one of {ENSEMBLE_ORDERS}.")
+
+
+def encode_sentences(clip: torch.nn.Module, tokenizer, sentences: List[str], batch_size: int = 256) -> Tensor:
+    """Raw (un-normalised) CLIP text embeddings (K, D), in batches to bound memory."""
+    device = next(clip.parameters()).device
+    chunks = []
+    for start in range(0, len(sentences), batch_size):
+        tokens = tokenizer(sentences[start:start + batch_size]).to(device)
+        chunks.append(clip.encode_text(tokens).float())
+    return torch.cat(chunks)

@@ -1,0 +1,24 @@
+"""Shared fixtures. Tests never touch the network: the hub is offline and weights are random."""
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.pop("ANOCLIP_SMOKE", None)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The tiny random CLIP wrapped in AnoCLIP with faithful defaults (shared, read-only)."""
+    from anoclip import AnoCLIP
+
+    torch.manual_seed(0)
+    return AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu")
+
+
+@pytest.fixture
+def images(tiny):
+    """Three preprocessed random images at the tiny model's input size."""
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn(3, 3, tiny.image_size, tiny.image_size, generator=generator)

@@ -1,0 +1,164 @@
+"""The dual-path encoder against independent recomputations from each block's weights."""
+import open_clip
+import pytest
+import torch
+import torch.nn.functional as F
+
+from anoclip import AnoCLIP, AnoCLIPConfig
+from anoclip.encoder import UnsupportedArchitectureError, encode
+
+
+def make_clip(layers=3, width=48, head_width=16, patch=8, image=48, ls=None, embed=24):
+    """A small open_clip CLIP built directly (no registry), with optional LayerScale."""
+    torch.manual_seed(layers * 100 + width)
+    vision = dict(image_size=image, layers=layers, width=width, head_width=head_width, patch_size=patch)
+    if ls is not None:
+        vision["ls_init_value"] = ls
+    text = dict(context_length=77, vocab_size=49408, width=32, heads=4, layers=1)
+    clip = open_clip.CLIP(embed_dim=embed, vision_cfg=vision, text_cfg=text).eval()
+    if ls is not None:  # make LayerScale matter: random per-channel gains
+        for block in clip.visual.transformer.resblocks:
+            block.ls_1.gamma.data.uniform_(0.5, 1.5)
+            block.ls_2.gamma.data.uniform_(0.5, 1.5)
+    return clip
+
+
+def original_streams(visual, images):
+    """Vanilla residual stream after each block, from open_clip's own modules."""
+    stream = visual._embeds(images)
+    streams = [stream]
+    for block in visual.transformer.resblocks:
+        stream = block(stream)
+        streams.append(stream)
+    return streams
+
+
+def reference_vv_patches(visual, images, start=0):
+    """vv = ori_{start} + sum_{l>=start} ls_1(out_proj(concat_h softmax(v_h v_hᵀ/√d) v_h)), head by head."""
+    streams = original_streams(visual, images)
+    vv = streams[start]
+    for index in range(start, len(visual.transformer.resblocks)):
+        block = visual.transformer.resblocks[index]
+        width = block.attn.embed_dim
+        heads = block.attn.num_heads
+        head_dim = width // heads
+        h = block.ln_1(streams[index])
+        values = h @ block.attn.in_proj_weight[2 * width:].T + block.attn.in_proj_bias[2 * width:]
+        outputs = []
+        for head in range(heads):
+            v = values[..., head * head_dim:(head + 1) * head_dim]
+            weights = torch.softmax(v @ v.transpose(1, 2) / head_dim ** 0.5, dim=-1)
+            outputs.append(weights @ v)
+        out = torch.cat(outputs, dim=-1) @ block.attn.out_proj.weight.T + block.attn.out_proj.bias
+        vv = vv + block.ls_1(out)
+    return visual.ln_post(vv[:, 1:]) @ visual.proj
+
+
+def test_cls_equals_vanilla_clip(tiny, images):
+    with torch.no_grad():
+        expected = tiny.clip.encode_image(images)
+    encoding = tiny.encode_image(images)
+    assert encoding.cls.shape == expected.shape
+    assert torch.allclose(encoding.cls, expected, atol=1e-5)
+
+
+def test_vv_patches_equal_recomputation_from_block_weights(tiny, images):
+    with torch.no_grad():
+        expected = reference_vv_patches(tiny.clip.visual, images)
+    encoding = tiny.encode_image(images)
+    assert encoding.patches.shape == (3, 64, 32) and encoding.grid == (8, 8)
+    assert torch.allclose(encoding.patches, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("start", [1, 3])
+def test_vv_start_block(tiny, images, start):
+    with torch.no_grad():
+        expected = reference_vv_patches(tiny.clip.visual, images, start=start)
+    encoding = tiny.with_config(vv_start=start).encode_image(images)
+    assert torch.allclose(encoding.patches, expected, atol=1e-5)
+
+
+def test_vv_off_gives_vanilla_patch_tokens(tiny, images):
+    with torch.no_grad():
+        last = original_streams(tiny.clip.visual, images)[-1]
+        expected = tiny.clip.visual.ln_post(last[:, 1:]) @ tiny.clip.visual.proj
+    encoding = tiny.with_config(vv=False).encode_image(images)
+    assert torch.allclose(encoding.patches, expected, atol=1e-5)
+
+
+def test_layer_scale_and_other_geometry_are_read_from_the_model():
+    clip = make_clip(layers=5, width=48, head_width=12, patch=6, image=42, ls=1e-1)
+    images = torch.randn(2, 3, 42, 42)
+    with torch.no_grad():
+        expected_cls = clip.encode_image(images)
+        expected = reference_vv_patches(clip.visual, images)
+        encoding = encode(clip.visual, images)
+    assert encoding.grid == (7, 7) and encoding.patches.shape == (2, 49, 24)
+    assert torch.allclose(encoding.cls, expected_cls, atol=1e-5)
+    assert torch.allclose(encoding.patches, expected, atol=1e-5)
+
+
+def test_non_native_image_size_interpolates_positions():
+    model = AnoCLIP.from_pretrained("anoclip-tiny", None, image_size=96, device="cpu")
+    images = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        expected = model.clip.encode_image(images)
+    encoding = model.encode_image(images)
+    assert encoding.grid == (12, 12) and encoding.patches.shape[1] == 144
+    assert torch.allclose(encoding.cls, expected, atol=1e-5)
+
+
+def test_taps_are_per_layer_copies_matching_the_streams(tiny, images):
+    encoding = tiny.with_config(vv_start=1).encode_image(images, taps=True)
+    taps = encoding.taps
+    blocks = len(tiny.clip.visual.transformer.resblocks)
+    assert len(taps.qk_tokens) == len(taps.vv_tokens) == len(taps.qk_attention) == blocks
+    with torch.no_grad():
+        streams = original_streams(tiny.clip.visual, images)
+    for index in range(blocks):
+        assert torch.allclose(taps.qk_tokens[index], streams[index + 1], atol=1e-5)
+        attention = taps.qk_attention[index]
+        assert attention.shape == (3, 4, 65, 65)
+        assert torch.allclose(attention.sum(-1), torch.ones(3, 4, 65), atol=1e-5)
+    assert taps.vv_tokens[0] is None and taps.vv_attention[0] is None
+    # No aliasing: successive V-V layers are different tensors with different values.
+    assert not torch.allclose(taps.vv_tokens[1], taps.vv_tokens[2])
+    assert taps.vv_tokens[1].data_ptr() != taps.vv_tokens[-1].data_ptr()
+    # The last tapped V-V stream is what the patches were projected from.
+    visual = tiny.clip.visual
+    with torch.no_grad():
+        projected = visual.ln_post(taps.vv_tokens[-1][:, 1:]) @ visual.proj
+    assert torch.allclose(projected, encoding.patches, atol=1e-5)
+
+
+def test_vv_attention_taps_are_value_self_attention(tiny, images):
+    encoding = tiny.encode_image(images, taps=True)
+    block = tiny.clip.visual.transformer.resblocks[2]
+    with torch.no_grad():
+        h = block.ln_1(encoding.taps.qk_tokens[1])
+        width = block.attn.embed_dim
+        values = h @ block.attn.in_proj_weight[2 * width:].T + block.attn.in_proj_bias[2 * width:]
+        v = values[..., 16:32]  # head 1
+        expected = torch.softmax(v @ v.transpose(1, 2) / 4.0, dim=-1)
+    assert torch.allclose(encoding.taps.vv_attention[2][:, 1], expected, atol=1e-5)
+
+
+def test_clip_model_is_left_untouched(tiny, images):
+    before = {name: p.clone() for name, p in tiny.clip.state_dict().items()}
+    tiny.predict(images, "bottle")
+    after = tiny.clip.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert not any(p.requires_grad for p in tiny.clip.parameters())
+
+
+def test_resnet_towers_are_rejected_with_a_clear_error():
+    torch.manual_seed(0)
+    vision = dict(image_size=64, layers=(1, 1, 1, 1), width=16, patch_size=None)
+    clip = open_clip.CLIP(embed_dim=16, vision_cfg=vision, text_cfg=dict(width=32, heads=4, layers=1)).eval()
+    with pytest.raises(UnsupportedArchitectureError, match="VisionTransformer"):
+        AnoCLIP(clip, open_clip.tokenizer.SimpleTokenizer(), 64)
+
+
+def test_vv_start_beyond_depth_is_rejected(tiny):
+    with pytest.raises(ValueError, match="vv_start"):
+        tiny.with_config(AnoCLIPConfig(vv_start=4))
