@@ -8,7 +8,8 @@ from __future__ import annotations
 import numbers
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 SMOKE_ENV = "ANOCLIP_SMOKE"
 SMOKE_BANNER = "SMOKE MODE: tiny random CLIP + synthetic data. Numbers are NOT meaningful."
@@ -24,6 +25,64 @@ def smoke_mode() -> bool:
 def in_colab() -> bool:
     """True inside a Google Colab kernel (the book's install cells run only there)."""
     return "google.colab" in sys.modules
+
+
+def data_dir() -> Path:
+    """Where the book keeps datasets: ``$ANOCLIP_DATA`` or ``~/anoclip_data``."""
+    return Path(os.environ.get("ANOCLIP_DATA", Path.home() / "anoclip_data")).expanduser()
+
+
+def results_dir() -> Path:
+    """Where the book keeps benchmark results (resumable): ``$ANOCLIP_RESULTS`` or ``~/anoclip_results``."""
+    return Path(os.environ.get("ANOCLIP_RESULTS", Path.home() / "anoclip_results")).expanduser()
+
+
+def setup_figures() -> None:
+    """In smoke mode, stamp the banner on every pyplot figure the notebook creates.
+
+    Uses matplotlib's ``figure.hooks`` (called for each ``plt.figure``/``plt.subplots``), so no
+    chapter can forget it. Figures built with the object API get it from :mod:`anoclip.viz`.
+    """
+    if not smoke_mode():
+        return
+    import matplotlib
+
+    hook = f"{__name__}:add_smoke_banner"
+    if hook not in matplotlib.rcParams["figure.hooks"]:
+        matplotlib.rcParams["figure.hooks"] = [*matplotlib.rcParams["figure.hooks"], hook]
+
+
+def load_model(**kwargs: Any):
+    """The chapter's model: real weights by default, the tiny random CLIP in smoke mode.
+
+    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` (smoke mode overrides the
+    architecture and weights, loudly). Offline without cached weights this raises an error that
+    says how to pass a local checkpoint or switch to ``ANOCLIP_SMOKE=1``.
+    """
+    from .model import AnoCLIP
+
+    return AnoCLIP.from_pretrained(**kwargs)
+
+
+def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
+    """A small dataset root for chapters 1-5: real MVTec AD categories, or synthetic in smoke mode.
+
+    The synthetic generator has ``bottle`` and ``grid`` too, so chapters can name the same
+    categories in both modes.
+    """
+    if smoke_mode():
+        from .data import Meta, make_synthetic_dataset
+
+        root = data_dir() / "synthetic"
+        if not (root / "meta.json").is_file():
+            make_synthetic_dataset(root)
+        missing = sorted(set(categories) - set(Meta.load(root).categories()))
+        if missing:
+            raise ValueError(f"The synthetic dataset has no {missing}; it offers {Meta.load(root).categories()}.")
+        return root
+    from .data.samples import prepare_mvtec_categories
+
+    return prepare_mvtec_categories(data_dir() / "mvtec_book", categories)
 
 
 def add_smoke_banner(fig: Any, text: str = SMOKE_BANNER) -> None:

@@ -117,6 +117,37 @@ def localize(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    from .bench import ResultsMismatchError, run_benchmark
+    from .data import DataError, Meta, make_synthetic_dataset
+    from .data.meta import META_FILE
+    from .tta import TTAConfig
+
+    root = Path(args.root)
+    if args.smoke and not (root / META_FILE).is_file():
+        print(f"--smoke: writing a small synthetic dataset to {root}", file=sys.stderr)
+        make_synthetic_dataset(root)
+    try:
+        Meta.load(root)  # a wrong root fails before the (slow) model load
+    except DataError as err:
+        raise CLIError(str(err)) from err
+    model = _load_model(args)
+    if model.random_weights:
+        print("WARNING: random weights (smoke mode) — the numbers are NOT meaningful.", file=sys.stderr)
+    tta = TTAConfig(seed=args.tta_seed) if args.tta and args.tta_seed is not None else args.tta
+    try:
+        results = run_benchmark(
+            model, root, args.out, dataset=args.dataset, categories=args.categories, tta=tta,
+            method=args.method, resolution=args.resolution, limit=args.limit, batch_size=args.batch_size,
+            overwrite=args.overwrite,
+        )
+    except (DataError, ResultsMismatchError, ValueError) as err:
+        raise CLIError(str(err)) from err
+    print((Path(args.out) / "results.md").read_text())
+    print(f"{len(results)} categories; results in {args.out}")
+    return 0
+
+
 def prefetch(args: argparse.Namespace) -> int:
     """Fetch what the book needs once (CLIP weights), or explain how to build it offline."""
     from .backbone import resolve_checkpoint
@@ -146,6 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--out", default="anoclip_out", help="output folder (default ./anoclip_out)")
     _add_model_arguments(loc)
     loc.set_defaults(run=localize)
+
+    run = commands.add_parser("bench", help="evaluate on a prepared dataset (meta.json), category by category")
+    run.add_argument("--root", required=True, help="dataset root holding meta.json (see data_scripts/)")
+    run.add_argument("--out", required=True, help="results folder (resumes if it holds the same setting)")
+    run.add_argument("--dataset", default=None, help="registry name for defaults (mvtec, visa, ...); default: meta.json's")
+    run.add_argument("--categories", nargs="+", default=None, help="subset of categories (default: all)")
+    run.add_argument("--method", default="anoclip", help="localizer name (see anoclip.methods)")
+    run.add_argument("--resolution", choices=["official", "native"], default="official",
+                     help="evaluate at the model resolution like the official code, or at the masks' own")
+    run.add_argument("--limit", type=int, default=None, help="at most N images per category (quick runs)")
+    run.add_argument("--tta-seed", type=int, default=None, help="TTA seed (default: the dataset's official one)")
+    run.add_argument("--overwrite", action="store_true", help="discard results of a different setting in --out")
+    _add_model_arguments(run)
+    run.set_defaults(run=bench)
 
     fetch = commands.add_parser("prefetch", help="download the book's CLIP weights once (offline: explains smoke mode)")
     fetch.add_argument("--model", default=DEFAULT_MODEL)

@@ -31,12 +31,11 @@ from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, TINY_MODEL, load_clip
 from .book import smoke_mode
 from .config import AnoCLIPConfig
 from .data.images import read_rgb, to_rgb
+from .protocol import normalize
 from .tta import TTAConfig, adapt_tokens
 
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
-
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+_VIEW_CHUNK = 64  # augmented views encoded per forward pass
 
 
 @dataclass
@@ -59,6 +58,7 @@ class Prediction:
         method: the localizer that produced the patch scores.
         tta_losses: (B, steps) TTA loss per step when TTA ran, else None.
         patch_scores_before_tta: (B, h, w) zero-shot patch scores when TTA ran, else None.
+        anomaly_maps_before_tta: (B, S, S) zero-shot anomaly maps when TTA ran, else None.
     """
 
     anomaly_maps: Tensor
@@ -68,6 +68,7 @@ class Prediction:
     method: str = "anoclip"
     tta_losses: Optional[Tensor] = None
     patch_scores_before_tta: Optional[Tensor] = None
+    anomaly_maps_before_tta: Optional[Tensor] = None
 
 
 class AnoCLIP:
@@ -185,14 +186,10 @@ class AnoCLIP:
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         if not items:
             raise ValueError("preprocess() got no images.")
-        mean = torch.tensor(OPENAI_MEAN).view(3, 1, 1)
-        std = torch.tensor(OPENAI_STD).view(3, 1, 1)
         batch = []
         for item in items:
             rgb = read_rgb(item) if isinstance(item, (str, os.PathLike)) else to_rgb(item)
-            rgb = rgb.resize((self.image_size, self.image_size), Image.BILINEAR)
-            pixels = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
-            batch.append((pixels - mean) / std)
+            batch.append(normalize(rgb.resize((self.image_size, self.image_size), Image.BILINEAR)))
         return torch.stack(batch).to(self.device)
 
     def _as_batch(self, images: Union[Tensor, ImageInput, Sequence[ImageInput]]) -> Tensor:
@@ -266,8 +263,9 @@ class AnoCLIP:
         x = self._as_batch(images)
         with torch.inference_mode(), self._autocast():
             views = scoring.augment_views(x, self.config.image_views)  # (V, B, 3, S, S)
-            # Only the original (q-k) path matters for CLS, so plain CLIP encodes the views.
-            flat = self.clip.encode_image(views.flatten(0, 1)).float()
+            # Only the original (q-k) path matters for CLS, so plain CLIP encodes the views,
+            # in chunks so that 22 views of a large batch do not all sit in memory at once.
+            flat = torch.cat([self.clip.encode_image(chunk).float() for chunk in views.flatten(0, 1).split(_VIEW_CHUNK)])
         cls_views = flat.view(views.shape[0], views.shape[1], -1)
         return scoring.image_scores(cls_views, prototypes, self.config.temperature)
 
@@ -277,6 +275,7 @@ class AnoCLIP:
         class_name: str,
         tta: Union[bool, TTAConfig] = False,
         method: str = "anoclip",
+        tiles_per_image: int = 1,
     ) -> Prediction:
         """Anomaly maps, patch scores and image scores for a batch of one class.
 
@@ -285,6 +284,8 @@ class AnoCLIP:
             class_name: the category name used in the prompts (e.g. "bottle").
             tta: False, True (official MVTec TTA settings) or a :class:`TTAConfig`.
             method: localizer name from :mod:`anoclip.methods` (default "anoclip").
+            tiles_per_image: consecutive groups of this many inputs are tiles of one image
+                (VisA protocol): TTA then trains one adapter per image on all its tiles' tokens.
         """
         from .methods import get_method  # the registry imports this module
 
@@ -304,16 +305,25 @@ class AnoCLIP:
                 raise ValueError(f"Method {method!r} has no patch tokens to adapt; TTA needs a token-based method.")
             cls = encoding.cls
             before = scoring.to_grid(scoring.abnormal_probability(encoding.patches, bank.prototypes, model.config.temperature), grid)
-            result = adapt_tokens(encoding.patches, bank.prototypes, bank.sentences, tta_config, model.config.temperature)
-            patch_scores = scoring.to_grid(scoring.abnormal_probability(result.tokens, bank.prototypes, model.config.temperature), grid)
+            batch, patches, dim = encoding.patches.shape
+            if batch % tiles_per_image:
+                raise ValueError(f"{batch} inputs do not split into images of {tiles_per_image} tiles.")
+            grouped = encoding.patches.reshape(batch // tiles_per_image, tiles_per_image * patches, dim)
+            result = adapt_tokens(grouped, bank.prototypes, bank.sentences, tta_config, model.config.temperature)
+            adapted = result.tokens.reshape(batch, patches, dim)
+            patch_scores = scoring.to_grid(scoring.abnormal_probability(adapted, bank.prototypes, model.config.temperature), grid)
             losses = result.losses
-        maps = scoring.anomaly_maps(patch_scores, (self.image_size, self.image_size), model.config.smoothing, model.config.sigma)
+        def to_maps(grid_scores: Tensor) -> Tensor:
+            size = (self.image_size, self.image_size)
+            return scoring.anomaly_maps(grid_scores, size, model.config.smoothing, model.config.sigma).clamp(0.0, 1.0)
+
         return Prediction(
-            anomaly_maps=maps.clamp(0.0, 1.0),
+            anomaly_maps=to_maps(patch_scores),
             patch_scores=patch_scores,
             image_scores=model.image_scores(x, class_name, cls=cls),
             class_name=class_name,
             method=method,
             tta_losses=losses,
             patch_scores_before_tta=before,
+            anomaly_maps_before_tta=None if before is None else to_maps(before),
         )

@@ -26,7 +26,7 @@ def default_set(tmp_path_factory):
 def test_default_layout_and_meta(default_set):
     meta = Meta.load(default_set)
     assert meta.categories() == ["carpet", "grid", "bottle", "pill"]
-    assert meta.info == {"synthetic": True, "seed": 0, "generator": "anoclip.data.make_synthetic_dataset"}
+    assert meta.info == {"dataset": "synthetic", "synthetic": True, "seed": 0, "generator": "anoclip.data.make_synthetic_dataset"}
     for category in meta.categories():
         train, test = meta.samples(category, "train"), meta.samples(category)
         assert len(train) == 8 and all(s.anomaly == 0 and s.specie_name == "good" for s in train)

@@ -8,7 +8,9 @@ from PIL import Image
 
 from anoclip import AnoCLIP, AnoCLIPConfig, scoring
 from anoclip.data.images import ImageReadError
-from anoclip.model import OPENAI_MEAN, OPENAI_STD
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's published normalisation
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def test_predict_shapes_and_ranges(tiny, images):

@@ -26,6 +26,8 @@ def test_tta_changes_maps_and_reports_before_after(cold, images):
     plain = cold.predict(images, "bottle")
     adapted = cold.predict(images, "bottle", tta=SHARP)
     assert torch.allclose(adapted.patch_scores_before_tta, plain.patch_scores, atol=1e-6)
+    assert torch.allclose(adapted.anomaly_maps_before_tta, plain.anomaly_maps, atol=1e-6)
+    assert plain.anomaly_maps_before_tta is None
     assert not torch.allclose(adapted.patch_scores, plain.patch_scores, atol=1e-4)
     assert adapted.anomaly_maps.shape == plain.anomaly_maps.shape
     assert torch.equal(adapted.image_scores, plain.image_scores)  # TTA does not touch the image score

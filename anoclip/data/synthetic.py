@@ -271,7 +271,7 @@ def make_synthetic_dataset(
     """Write a small MVTec-like dataset with planted defects and exact masks; return its root.
 
     Layout and ``meta.json`` are those of every prepared dataset, plus
-    ``"info": {"synthetic": true, "seed": seed, "generator": "anoclip.data.make_synthetic_dataset"}``.
+    ``"info": {"dataset": "synthetic", "synthetic": true, "seed": seed, "generator": "anoclip.data.make_synthetic_dataset"}``.
     The folder is built aside and renamed into place; an existing synthetic dataset at
     ``root`` is replaced, any other non-empty folder is refused.
     """
@@ -304,7 +304,7 @@ def make_synthetic_dataset(
                 mask_file = base / "ground_truth" / defect / f"{index:03d}_mask.png"
                 _save_png(np.where(mask, 255, 0).astype(np.uint8), mask_file)
         meta = build_meta(staging, categories)
-        meta["info"] = {"synthetic": True, "seed": seed, "generator": GENERATOR}
+        meta["info"] = {"dataset": "synthetic", "synthetic": True, "seed": seed, "generator": GENERATOR}
         write_meta(staging, meta)
         if root.exists():
             shutil.rmtree(root)

@@ -1,0 +1,144 @@
+"""The benchmark runner end to end on synthetic data with the tiny model."""
+import csv
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from anoclip import metrics
+from anoclip.bench import ResultsMismatchError, mean_over_categories, run_benchmark, select_samples
+from anoclip.cli import main
+from anoclip.data import Meta, load_sample, make_synthetic_dataset
+from anoclip.data.meta import Sample
+from anoclip.protocol import resize_mask
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_synthetic_dataset(tmp_path_factory.mktemp("syn") / "data", n_test_good=3, n_test_defect=3)
+
+
+def read_csv(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_results_equal_a_direct_recomputation(tiny, dataset, tmp_path):
+    results = run_benchmark(tiny, dataset, tmp_path / "out", categories=["bottle"], progress=False)
+    model = tiny.with_config(texture_classes={"carpet", "grid"})  # the synthetic registry entry
+    meta = Meta.load(dataset)
+    maps, masks, scores, labels = [], [], [], []
+    for sample in meta.samples("bottle"):
+        image, mask = load_sample(dataset, sample)
+        prediction = model.predict(model.preprocess(image), "bottle")
+        maps.append(prediction.anomaly_maps[0].numpy())
+        masks.append(resize_mask(mask, (64, 64)))
+        scores.append(float(prediction.image_scores[0]))
+        labels.append(sample.anomaly)
+    expected = {
+        "pixel_auroc": metrics.pixel_auroc(maps, masks),
+        "aupro": metrics.aupro(maps, masks),
+        "image_auroc": metrics.image_auroc(scores, labels),
+    }
+    got = results[0].metrics
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value, abs=1e-6), name
+    assert results[0].images == 6 and results[0].anomalous == 3
+
+
+def test_outputs_resume_and_config(tiny, dataset, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    import anoclip.bench as bench
+
+    calls = []
+    original = bench.evaluate_category
+
+    def interrupted(model, meta, category, *args, **kwargs):
+        if category == "bottle":
+            raise KeyboardInterrupt  # the run dies in the middle of the second category
+        calls.append(category)
+        return original(model, meta, category, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "evaluate_category", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(tiny, dataset, out, categories=["grid", "bottle", "pill"], progress=False)
+    assert (out / "categories" / "grid.json").is_file()
+    assert not (out / "categories" / "bottle.json").exists()
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.tmp"))
+
+    monkeypatch.setattr(bench, "evaluate_category", lambda *a, **k: calls.append(a[2]) or original(*a, **k))
+    results = run_benchmark(tiny, dataset, out, categories=["grid", "bottle", "pill"], progress=False)
+    assert calls == ["grid", "bottle", "pill"]  # grid was not recomputed on resume
+    assert [r.category for r in results] == ["grid", "bottle", "pill"]
+
+    rows = read_csv(out / "results.csv")
+    assert [r["category"] for r in rows] == ["grid", "bottle", "pill", "mean"]
+    mean = mean_over_categories(results)
+    assert float(rows[-1]["pixel_auroc"]) == pytest.approx(mean["pixel_auroc"])
+    assert float(rows[-1]["pixel_auroc"]) == pytest.approx(np.mean([r.metrics["pixel_auroc"] for r in results]))
+    markdown = (out / "results.md").read_text()
+    assert "| **mean** |" in markdown and "RANDOM WEIGHTS" in markdown
+    config = json.loads((out / "config.json").read_text())
+    assert config["dataset"] == "synthetic" and config["model"]["config"]["texture_classes"] == ["carpet", "grid"]
+    assert config["tta"] is None and config["resolution"] == "official"
+    scores = read_csv(out / "scores" / "pill.csv")
+    assert len(scores) == 6 and {r["anomaly"] for r in scores} == {"0", "1"}
+
+    with pytest.raises(ResultsMismatchError, match="tta"):
+        run_benchmark(tiny, dataset, out, tta=True, categories=["grid"], progress=False)
+
+
+def test_corrupt_image_and_missing_mask_are_skipped_and_reported(tiny, dataset, tmp_path):
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(dataset, copy)
+    meta = Meta.load(copy)
+    samples = meta.samples("pill")
+    normal = next(s for s in samples if not s.anomaly)
+    (copy / normal.img_path).write_bytes(b"garbage")
+    anomalous = next(s for s in samples if s.anomaly)
+    (copy / anomalous.mask_path).unlink()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_benchmark(tiny, copy, tmp_path / "out", categories=["pill"], progress=False)[0]
+    assert result.images == 4 and len(result.skipped) == 2
+    reasons = " ".join(item["reason"] for item in result.skipped)
+    assert normal.img_path in reasons or "garbage" in reasons or "decode" in reasons.lower()
+    assert any(anomalous.mask_path.split("/")[-1] in item["reason"] for item in result.skipped)
+    assert any("skipped" in str(w.message) for w in caught)
+    assert "Skipped 2 file(s)" in (tmp_path / "out" / "results.md").read_text()
+    assert not math.isnan(result.metrics["pixel_auroc"])
+
+
+def test_limit_keeps_both_classes():
+    samples = [Sample(f"{i}.png", "", "c", "good" if i < 6 else "crack", int(i >= 6)) for i in range(10)]
+    chosen = select_samples(samples, 4)
+    assert len(chosen) == 4 and {s.anomaly for s in chosen} == {0, 1}
+    assert chosen == sorted(chosen, key=lambda s: int(s.img_path.split(".")[0]))
+    assert select_samples(samples, None) == samples
+
+
+def test_native_resolution_and_tta(tiny, dataset, tmp_path):
+    native = run_benchmark(tiny, dataset, tmp_path / "n", categories=["grid"], resolution="native", limit=4, progress=False)[0]
+    official = run_benchmark(tiny, dataset, tmp_path / "o", categories=["grid"], limit=4, progress=False)[0]
+    assert native.images == official.images == 4
+    assert native.metrics["pixel_auroc"] != official.metrics["pixel_auroc"]
+    adapted = run_benchmark(tiny, dataset, tmp_path / "t", categories=["grid"], limit=4, tta=True, progress=False)[0]
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["tta"]["adapter"] == "text"
+    assert not math.isnan(adapted.metrics["pixel_auroc"])
+
+
+def test_cli_bench_smoke_end_to_end(tmp_path, capsys):
+    root, out = tmp_path / "syn", tmp_path / "res"
+    assert main(["bench", "--root", str(root), "--out", str(out), "--smoke", "--limit", "4", "--categories", "bottle"]) == 0
+    printed = capsys.readouterr()
+    assert "| bottle |" in printed.out and "NOT meaningful" in printed.err
+    assert main(["bench", "--root", str(root), "--out", str(out), "--smoke", "--categories", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["bench", "--root", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err  # checked before any model is loaded

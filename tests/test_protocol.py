@@ -1,0 +1,96 @@
+"""Evaluation geometry: short-side resize, tiling, merging, mask resizing; the VisA path."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from anoclip import TTAConfig
+from anoclip.bench import run_benchmark
+from anoclip.data import build_meta, write_meta
+from anoclip.protocol import image_tiles, merge_tiles, resize_mask, resized_shape, short_side_size, tile_offsets
+from anoclip.tta import adapt_tokens
+
+
+def test_short_side_and_offsets():
+    assert short_side_size(1000, 1500, 240) == (240, 360)  # VisA-like landscape
+    assert short_side_size(1500, 1000, 240) == (360, 240)  # portrait: tiles run down the image
+    assert resized_shape(700, 700, 240, "square") == (240, 240)
+    assert tile_offsets(360, 240) == [0, 120]
+    assert tile_offsets(240, 240) == [0]
+    assert tile_offsets(600, 240) == [0, 180, 360]  # wider than 2 tiles: the middle is covered too
+    with pytest.raises(ValueError):
+        resized_shape(10, 10, 4, "crop")
+
+
+@pytest.mark.parametrize("size", [(50, 80), (80, 50), (40, 40)])
+def test_tiles_cover_the_resized_image_and_merge_back(size):
+    height, width = size
+    rgb = Image.fromarray((np.random.default_rng(0).random((height, width, 3)) * 255).astype(np.uint8))
+    tiles, offsets, axis, shape = image_tiles(rgb, 20)
+    assert shape == short_side_size(height, width, 20) and tiles.shape[1:] == (3, 20, 20)
+    # Merging the tiles' first channel gives back the resized image's first channel exactly.
+    merged = merge_tiles(tiles[:, 0], offsets, axis, shape)
+    from anoclip.protocol import normalize
+
+    full = normalize(rgb.resize((shape[1], shape[0]), Image.BILINEAR))[0]
+    assert torch.allclose(merged, full, atol=1e-6)
+
+
+def test_merge_averages_overlaps():
+    maps = torch.stack([torch.zeros(4, 4), torch.ones(4, 4)])
+    merged = merge_tiles(maps, [0, 2], 2, (4, 6))
+    assert torch.equal(merged[0], torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 1.0]))
+
+
+def test_resize_mask_is_the_official_bilinear_then_half():
+    mask = np.zeros((8, 8), bool)
+    mask[2:6, 2:6] = True
+    expected = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((4, 4), Image.BILINEAR)) / 255 > 0.5
+    assert np.array_equal(resize_mask(mask, (4, 4)), expected)
+    assert resize_mask(mask, (8, 8)) is mask
+
+
+def test_tiles_share_one_adapter_per_image(tiny):
+    """predict(tiles_per_image=2) adapts both tiles' tokens with one adapter, as one token set."""
+    cold = tiny.with_config(temperature=0.01, image_views=1)
+    tiles = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    config = TTAConfig(steps=3, lr=1e-2)
+    prediction = cold.predict(tiles, "bottle", tta=config, tiles_per_image=2)
+    tokens = cold.encode_image(tiles).patches
+    bank = cold.text_bank("bottle")
+    joint = adapt_tokens(tokens.reshape(2, 128, -1), bank.prototypes, bank.sentences, config, 0.01).tokens.reshape(4, 64, -1)
+    unit = joint / joint.norm(dim=-1, keepdim=True)
+    expected = torch.softmax(unit @ bank.prototypes.T / 0.01, -1)[..., 1].reshape(4, 8, 8)
+    assert torch.allclose(prediction.patch_scores, expected, atol=1e-5)
+    assert prediction.tta_losses.shape == (2, 3)
+    with pytest.raises(ValueError, match="tiles"):
+        cold.predict(tiles[:3], "bottle", tta=config, tiles_per_image=2)
+
+
+def _wide_dataset(root):
+    rng = np.random.default_rng(0)
+    for split, defect, count in (("train", "good", 1), ("test", "good", 2), ("test", "bad", 2)):
+        folder = root / "candle" / split / defect
+        folder.mkdir(parents=True)
+        for index in range(count):
+            Image.fromarray((rng.random((48, 96, 3)) * 255).astype(np.uint8)).save(folder / f"{index:03d}.png")
+            if defect == "bad":
+                mask = np.zeros((48, 96), np.uint8)
+                mask[10:30, 60 + index:80] = 255
+                (root / "candle" / "ground_truth" / "bad").mkdir(parents=True, exist_ok=True)
+                Image.fromarray(mask).save(root / "candle" / "ground_truth" / "bad" / f"{index:03d}_mask.png")
+    write_meta(root, build_meta(root))
+    return root
+
+
+def test_visa_protocol_on_wide_images(tiny, tmp_path):
+    root = _wide_dataset(tmp_path / "wide")
+    result = run_benchmark(tiny, root, tmp_path / "out", dataset="visa", progress=False)[0]
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["resize"] == "tiles" and config["model"]["config"]["image_views"] == 1
+    assert result.images == 4 and 0.0 <= result.metrics["pixel_auroc"] <= 1.0
+    with_tta = run_benchmark(tiny, root, tmp_path / "tta", dataset="visa", tta=True, progress=False)[0]
+    assert json.loads((tmp_path / "tta" / "config.json").read_text())["tta"]["adapter"] == "linear"
+    assert with_tta.images == 4
