@@ -59,6 +59,7 @@ class BenchSetting:
 
     dataset: str
     method: str
+    method_options: Dict[str, object]
     model: Dict[str, object]
     tta: Optional[Dict[str, object]]
     resize: str
@@ -165,6 +166,7 @@ def evaluate_category(
     *,
     tta: Optional[TTAConfig] = None,
     method: str = "anoclip",
+    method_options: Optional[Dict[str, object]] = None,
     resize: str = "square",
     resolution: str = "official",
     limit: Optional[int] = None,
@@ -183,7 +185,7 @@ def evaluate_category(
             skipped.extend(failed)
             for item in failed:
                 warnings.warn(f"skipped {item['image']}: {item['reason']}", stacklevel=2)
-            for item, maps, image_score in _predict(model, loaded, class_name, tta, method):
+            for item, maps, image_score in _predict(model, loaded, class_name, tta, method, method_options or {}):
                 full = resize_map(merge_tiles(maps, item.offsets, item.axis, item.map_shape), item.mask.shape)
                 pixels.add(full.cpu().numpy(), item.mask)
                 scores.append(image_score)
@@ -210,7 +212,8 @@ def evaluate_category(
     return result, rows
 
 
-def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, tta: Optional[TTAConfig], method: str):
+def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, tta: Optional[TTAConfig], method: str,
+             method_options: Dict[str, object]):
     """Yield (item, tile maps (T, S, S), image score) per loaded sample.
 
     Images that tile alike go through the model in one batch; a batch mixing tile counts
@@ -225,7 +228,7 @@ def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, tta: Op
         per_image = group[0].tiles.shape[0]
         prediction = model.predict(
             torch.cat([item.tiles for item in group]), class_name, tta=tta or False, method=method,
-            tiles_per_image=per_image,
+            tiles_per_image=per_image, method_options=method_options,
         )
         maps = prediction.anomaly_maps.float().split(per_image)
         scores = prediction.image_scores.float().split(per_image)
@@ -263,6 +266,7 @@ def run_benchmark(
     categories: Optional[Sequence[str]] = None,
     tta: Union[bool, TTAConfig] = False,
     method: str = "anoclip",
+    method_options: Optional[Dict[str, object]] = None,
     resolution: str = "official",
     limit: Optional[int] = None,
     batch_size: int = 8,
@@ -297,7 +301,7 @@ def run_benchmark(
     resize = info.resize.replace("visa-tiles", "tiles") if info else "square"
     assert resize in RESIZE_MODES
     setting = BenchSetting(
-        dataset=name, method=method, model=model.describe(),
+        dataset=name, method=method, method_options=dict(method_options or {}), model=model.describe(),
         tta=tta_config.to_dict() if tta_config else None,
         resize=resize, resolution=resolution, limit=limit,
     )
@@ -311,7 +315,8 @@ def run_benchmark(
             results.append(load_category_result(done))
             continue
         result, rows = evaluate_category(
-            model, meta, category, prompt_name(category), tta=tta_config, method=method, resize=resize,
+            model, meta, category, prompt_name(category), tta=tta_config, method=method,
+            method_options=method_options, resize=resize,
             resolution=resolution, limit=limit, batch_size=batch_size, progress=progress,
         )
         write_csv_atomic(out / "scores" / f"{category}.csv", rows, ["image", "anomaly", "image_score", "max_pixel_score"])
@@ -330,6 +335,10 @@ def mean_over_categories(results: Sequence[CategoryResult]) -> Dict[str, float]:
         values = [r.metrics[name] for r in results if not math.isnan(r.metrics[name])]
         means[name] = float(np.mean(values)) if values else math.nan
     return means
+
+
+def _options_text(options: Dict[str, object]) -> str:
+    return f" ({', '.join(f'{k}={v}' for k, v in options.items())})" if options else ""
 
 
 def _percent(value: float) -> str:
@@ -351,7 +360,7 @@ def write_reports(out: Path, results: Sequence[CategoryResult], setting: BenchSe
 
     model = setting.model
     lines = [
-        f"# {setting.dataset}: {setting.method}{' + TTA' if setting.tta else ''}",
+        f"# {setting.dataset}: {setting.method}{_options_text(setting.method_options)}{' + TTA' if setting.tta else ''}",
         "",
         f"Model {model['model']} / {model['pretrained']} at {model['image_size']} px; resize `{setting.resize}`, "
         f"evaluated at {'the official 240-px-style model resolution' if setting.resolution == 'official' else 'native mask resolution'}"

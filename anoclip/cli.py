@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, CheckpointMismatchError, WeightsUnavailableError
 
@@ -138,7 +139,8 @@ def bench(args: argparse.Namespace) -> int:
     try:
         results = run_benchmark(
             model, root, args.out, dataset=args.dataset, categories=args.categories, tta=tta,
-            method=args.method, resolution=args.resolution, limit=args.limit, batch_size=args.batch_size,
+            method=args.method, method_options=dict(args.method_option), resolution=args.resolution,
+            limit=args.limit, batch_size=args.batch_size,
             overwrite=args.overwrite,
         )
     except (DataError, ResultsMismatchError, ValueError) as err:
@@ -167,6 +169,17 @@ def prefetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_value(text: str) -> Tuple[str, object]:
+    """``start=6`` → ("start", 6); values are Python literals when they parse, else strings."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anoclip", description="Zero-shot anomaly localization with CLIP (AnoCLIP).")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", default=None, help="registry name for defaults (mvtec, visa, ...); default: meta.json's")
     run.add_argument("--categories", nargs="+", default=None, help="subset of categories (default: all)")
     run.add_argument("--method", default="anoclip", help="localizer name (see anoclip.methods)")
+    run.add_argument("--method-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                     help="method constructor option, repeatable, e.g. --method vv --method-option start=6")
     run.add_argument("--resolution", choices=["official", "native"], default="official",
                      help="evaluate at the model resolution like the official code, or at the masks' own")
     run.add_argument("--limit", type=int, default=None, help="at most N images per category (quick runs)")

@@ -23,7 +23,8 @@ class AnoCLIPConfig:
         vv_start: 0-based block where the V-V path starts (faithful: 0, every block).
         temperature: softmax temperature over (cos normal, cos abnormal). Faithful: 1.0 (the
             official code applies no logit scale); 0.01 reproduces APRIL-GAN's ×100.
-        ensemble: "mean-then-normalize" (faithful) or "normalize-then-mean" (WinCLIP/APRIL-GAN).
+        ensemble: "mean-then-normalize" (faithful; also what WinCLIP re-implementations do) or
+            "normalize-then-mean" (APRIL-GAN, AnoCLIP's parent code).
         prompts: prompt family: "anoclip" (faithful), "plain" or "winclip".
         clean_names: spell out class names (pcb1 → printed circuit board); faithful: False.
         texture_classes: categories that get the texture/surface prompt domains.

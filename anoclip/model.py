@@ -205,7 +205,8 @@ class AnoCLIP:
             return images.to(self.device)
         return self.preprocess(images)
 
-    def _autocast(self):
+    def autocast(self):
+        """Autocast context for the configured precision (bf16/fp16 on CUDA only; else a no-op)."""
         if self.config.amp is None or self.device.type != "cuda":
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
@@ -218,7 +219,7 @@ class AnoCLIP:
         ``taps=True`` also returns per-block tokens and attention maps of both paths.
         """
         x = self._as_batch(images)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self.autocast():
             encoding = dual_path.encode(
                 self.clip.visual, x, vv=self.config.vv, vv_start=self.config.vv_start, taps=taps
             )
@@ -261,7 +262,7 @@ class AnoCLIP:
         if self.config.image_views == 1 and cls is not None:
             return scoring.image_scores(cls.unsqueeze(0), prototypes, self.config.temperature)
         x = self._as_batch(images)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self.autocast():
             views = scoring.augment_views(x, self.config.image_views)  # (V, B, 3, S, S)
             # Only the original (q-k) path matters for CLS, so plain CLIP encodes the views,
             # in chunks so that 22 views of a large batch do not all sit in memory at once.
@@ -276,6 +277,7 @@ class AnoCLIP:
         tta: Union[bool, TTAConfig] = False,
         method: str = "anoclip",
         tiles_per_image: int = 1,
+        method_options: Optional[Dict[str, object]] = None,
     ) -> Prediction:
         """Anomaly maps, patch scores and image scores for a batch of one class.
 
@@ -286,11 +288,12 @@ class AnoCLIP:
             method: localizer name from :mod:`anoclip.methods` (default "anoclip").
             tiles_per_image: consecutive groups of this many inputs are tiles of one image
                 (VisA protocol): TTA then trains one adapter per image on all its tiles' tokens.
+            method_options: constructor options of the method, e.g. ``{"start": 6}`` for "vv".
         """
         from .methods import get_method  # the registry imports this module
 
         x = self._as_batch(images)
-        localizer = get_method(method)
+        localizer = get_method(method, **(method_options or {}))
         model = self.with_config(**localizer.config_overrides) if localizer.config_overrides else self
         bank = model.text_bank(class_name)
         grid = model.grid

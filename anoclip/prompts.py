@@ -12,7 +12,8 @@ Families (``AnoCLIPConfig.prompts``):
   (including its article slips such as "a abnormal bottle").
 * ``"plain"`` — one template, "a photo of a [state] [class]", with the same 7 states.
 * ``"winclip"`` — WinCLIP-style generic ensemble: "photo" templates with a full stop,
-  7 normal and 4 abnormal states.
+  7 normal and 4 abnormal states. We keep the 22 paired templates; anomalib's copy has 21
+  ("a jpeg corrupted photo of the {}." twice, no "a cropped photo of a {}.").
 """
 from __future__ import annotations
 
@@ -136,8 +137,8 @@ def build_sentences(
 def ensemble(embeddings: Tensor, order: str = "mean-then-normalize") -> Tensor:
     """Collapse (K, D) sentence embeddings into one unit vector (D,).
 
-    The official AnoCLIP code averages the raw embeddings and normalises the mean; APRIL-GAN and
-    WinCLIP normalise each sentence first. The two differ when sentence norms differ: the first
+    The official AnoCLIP code averages the raw embeddings and normalises the mean (as WinCLIP
+    re-implementations do); APRIL-GAN, its parent code, normalises each sentence first. The two differ when sentence norms differ: the first
     lets long-norm sentences weigh more.
     """
     if order == "mean-then-normalize":

@@ -54,7 +54,7 @@ def main() -> None:
     x = torch.randn(args.batch, 3, model.image_size, model.image_size, device=args.device)
 
     def vanilla():
-        with torch.inference_mode(), model._autocast():
+        with torch.inference_mode(), model.autocast():
             model.clip.encode_image(x)
 
     def dual():

@@ -133,11 +133,29 @@ def test_native_resolution_and_tta(tiny, dataset, tmp_path):
     assert not math.isnan(adapted.metrics["pixel_auroc"])
 
 
+def test_method_options_reach_the_method_and_the_config(tiny, dataset, tmp_path):
+    result = run_benchmark(tiny, dataset, tmp_path / "vv", categories=["grid"], limit=2, method="vv",
+                           method_options={"start": 2}, progress=False)[0]
+    config = json.loads((tmp_path / "vv" / "config.json").read_text())
+    assert config["method"] == "vv" and config["method_options"] == {"start": 2}
+    # The option changes what runs: "vv" from block 2 equals AnoCLIP with vv_start=2 ...
+    same = run_benchmark(tiny.with_config(vv_start=2), dataset, tmp_path / "ref", categories=["grid"], limit=2,
+                         progress=False)[0]
+    assert result.metrics == same.metrics
+    # ... and differs from the method's default start.
+    default = run_benchmark(tiny, dataset, tmp_path / "def", categories=["grid"], limit=2, method="vv",
+                            method_options={"start": 0}, progress=False)[0]
+    assert default.metrics != result.metrics
+
+
 def test_cli_bench_smoke_end_to_end(tmp_path, capsys):
     root, out = tmp_path / "syn", tmp_path / "res"
     assert main(["bench", "--root", str(root), "--out", str(out), "--smoke", "--limit", "4", "--categories", "bottle"]) == 0
     printed = capsys.readouterr()
     assert "| bottle |" in printed.out and "NOT meaningful" in printed.err
+    assert main(["bench", "--root", str(root), "--out", str(tmp_path / "r2"), "--smoke", "--limit", "2",
+                 "--categories", "grid", "--method", "vv", "--method-option", "start=1"]) == 0
+    assert json.loads((tmp_path / "r2" / "config.json").read_text())["method_options"] == {"start": 1}
     assert main(["bench", "--root", str(root), "--out", str(out), "--smoke", "--categories", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
     assert main(["bench", "--root", str(tmp_path / "missing"), "--out", str(out)]) == 2

@@ -1,0 +1,44 @@
+"""The floor: vanilla CLIP's image-level score, broadcast to a constant map (``radford2021clip``).
+
+No localization at all: every patch of an image gets that image's abnormal probability::
+
+    c        = clip.encode_image(x)                               (B, D)   the CLS embedding
+    p        = softmax([cos(c, t_normal), cos(c, t_abnormal)] / T)[1]     (B,)
+    scores   = p broadcast over the patch grid                    (B, h, w)
+
+Single view (the un-augmented image) and the model's temperature ``T``. A constant map ranks
+pixels of different images by their image score and ties all pixels inside an image, so its
+pixel AUROC measures how much of a localizer's score is image-level evidence. Not token-based:
+test-time adaptation does not apply.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from .. import scoring
+from .base import LocalScores, Localizer, MethodInfo, register
+
+if TYPE_CHECKING:
+    from ..model import AnoCLIP
+
+
+@register
+class CLIPGlobalLocalizer(Localizer):
+    info = MethodInfo(
+        name="clip-global",
+        title="CLIP image score as a constant map (Radford et al., ICML 2021)",
+        paper="radford2021clip",
+        changes="No localization: each image's CLS abnormal probability is copied to all its patches.",
+        supervision="training-free",
+    )
+
+    def score_patches(self, model: "AnoCLIP", images: Tensor, prototypes: Tensor) -> LocalScores:
+        with torch.inference_mode(), model.autocast():
+            cls = model.clip.encode_image(images)
+        cls = cls.float()
+        probability = scoring.abnormal_probability(cls, prototypes, model.config.temperature)
+        height, width = model.grid
+        return LocalScores(probability[:, None, None].expand(-1, height, width).clone(), cls)
