@@ -26,6 +26,7 @@ import torch
 DEFAULT_MODEL = "ViT-B-16-plus-240"
 DEFAULT_PRETRAINED = "laion400m_e32"
 TINY_MODEL = "anoclip-tiny"
+RANDOM_WEIGHTS_SEED = 0
 
 _TINY_CONFIG = Path(__file__).with_name("model_configs") / f"{TINY_MODEL}.json"
 _CONNECT_TIMEOUT_S = 10.0
@@ -229,13 +230,17 @@ def load_clip(
     size = image_size or native_image_size(name)
     checkpoint = resolve_checkpoint(name, pretrained, cache_dir) if pretrained else None
     tag_config = open_clip.get_pretrained_cfg(name, pretrained) if pretrained else {}
-    clip = open_clip.create_model(
-        name,
-        pretrained=None,
-        force_image_size=size,
-        # OpenAI tags were trained with QuickGELU; open_clip only warns on a mismatch.
-        force_quick_gelu=bool(tag_config.get("quick_gelu", False)),
-    )
+    # Random weights are seeded (without touching the caller's RNG state), so a smoke-mode or
+    # pretrained=None model is the same in every notebook, test and run.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_WEIGHTS_SEED)
+        clip = open_clip.create_model(
+            name,
+            pretrained=None,
+            force_image_size=size,
+            # OpenAI tags were trained with QuickGELU; open_clip only warns on a mismatch.
+            force_quick_gelu=bool(tag_config.get("quick_gelu", False)),
+        )
     if checkpoint is not None:
         _load_state(clip, checkpoint, name)
     elif name != TINY_MODEL:

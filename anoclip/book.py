@@ -85,6 +85,39 @@ def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
     return prepare_mvtec_categories(data_dir() / "mvtec_book", categories)
 
 
+def spread(samples: Sequence[Any], count: int) -> list:
+    """Every k-th item: MVTec lists test images by defect type, so the picks cover all types."""
+    return list(samples[:: max(1, len(samples) // max(count, 1))][:count])
+
+
+def load_examples(model: Any, root: Path, categories: Sequence[str], per_label: int) -> dict:
+    """The images a chapter shows: ``per_label`` anomalous then ``per_label`` normal per category.
+
+    Returns ``{category: {"samples", "x" (B,3,S,S), "images" (PIL at S×S), "masks" (B,S,S) bool,
+    "labels" (B,) bool}}`` with masks resized like the official evaluation.
+    """
+    import numpy as np
+
+    from .data import Meta, load_sample
+    from .protocol import resize_mask
+
+    meta = Meta.load(root)
+    side = model.image_size
+    examples = {}
+    for category in categories:
+        samples = meta.samples(category)
+        chosen = spread([s for s in samples if s.anomaly], per_label) + spread([s for s in samples if not s.anomaly], per_label)
+        pairs = [load_sample(root, sample) for sample in chosen]
+        examples[category] = {
+            "samples": chosen,
+            "x": model.preprocess([image for image, _ in pairs]),
+            "images": [image.resize((side, side)) for image, _ in pairs],
+            "masks": np.stack([resize_mask(mask, (side, side)) for _, mask in pairs]),
+            "labels": np.array([bool(sample.anomaly) for sample in chosen]),
+        }
+    return examples
+
+
 def add_smoke_banner(fig: Any, text: str = SMOKE_BANNER) -> None:
     """Stamp a red banner across a matplotlib figure so no smoke-mode plot passes for a result."""
     fig.text(

@@ -28,9 +28,10 @@ elementwise, so one optimiser step updates every adapter exactly as if it were a
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -104,13 +105,20 @@ def num_trainable_parameters(config: TTAConfig, dim: int, prompts: int) -> int:
     return outputs * dim + outputs
 
 
-def _initial_weights(config: TTAConfig, dim: int, outputs: int) -> tuple[Tensor, Tensor]:
-    """PyTorch's default nn.Linear init, U(±1/√D), drawn from a seeded CPU generator."""
-    generator = torch.Generator().manual_seed(config.seed)
+@functools.lru_cache(maxsize=8)
+def _seeded_draws(seed: int, steps: int, dim: int, outputs: int, patches: int, device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+    """Initial adapter weights and the noise of every step, identical for every image.
+
+    Weights follow PyTorch's default nn.Linear init, U(±1/√D). Everything is drawn from seeded
+    CPU generators (so CPU and GPU runs see the same numbers) once per setting and cached on
+    the device: the random draws stay out of the per-batch hot path.
+    """
+    generator = torch.Generator().manual_seed(seed)
     bound = 1.0 / math.sqrt(dim)
     weight = (torch.rand(outputs, dim, generator=generator) * 2 - 1) * bound
     bias = (torch.rand(outputs, generator=generator) * 2 - 1) * bound
-    return weight, bias
+    noise = torch.randn(steps, patches, dim, generator=torch.Generator().manual_seed(seed + 1))
+    return weight.to(device), bias.to(device), noise.to(device)
 
 
 def _adapt(tokens: Tensor, weight: Tensor, bias: Tensor, prompt_bank: Optional[Tensor], residual: float) -> Tensor:
@@ -160,22 +168,22 @@ def adapt_tokens(
     batch, patches, dim = tokens.shape
     bank = prompt_bank.detach().float().clone() if config.adapter == "text" else None
     outputs = bank.shape[0] if bank is not None else dim
-    weight0, bias0 = _initial_weights(config, dim, outputs)
-    weight = weight0.to(tokens.device).expand(batch, -1, -1).clone().requires_grad_(True)
-    bias = bias0.to(tokens.device).expand(batch, -1).clone().requires_grad_(True)
-    optimiser = torch.optim.AdamW([weight, bias], lr=config.lr, weight_decay=config.weight_decay)
-    noise_source = torch.Generator().manual_seed(config.seed + 1)
-    losses = torch.zeros(batch, config.steps)
+    weight0, bias0, noise = _seeded_draws(config.seed, config.steps, dim, outputs, patches, tokens.device)
+    weight = weight0.expand(batch, -1, -1).clone().requires_grad_(True)
+    bias = bias0.expand(batch, -1).clone().requires_grad_(True)
+    optimiser = torch.optim.AdamW(
+        [weight, bias], lr=config.lr, weight_decay=config.weight_decay, fused=tokens.device.type == "cuda"
+    )
+    losses = torch.zeros(batch, config.steps, device=tokens.device)
     with torch.enable_grad():
         for step in range(config.steps):
-            noise = torch.randn(patches, dim, generator=noise_source).to(tokens.device) * config.noise_std
-            both = torch.cat([tokens, tokens + noise], dim=1)  # (B, 2N, D)
+            both = torch.cat([tokens, tokens + noise[step] * config.noise_std], dim=1)  # (B, 2N, D)
             probabilities = _probabilities(_adapt(both, weight, bias, bank, config.residual), prototypes, temperature)
             per_image = _per_image_loss(probabilities[:, :patches], probabilities[:, patches:], config)
             optimiser.zero_grad(set_to_none=True)
             per_image.sum().backward()
             optimiser.step()
-            losses[:, step] = per_image.detach().cpu()
+            losses[:, step] = per_image.detach()
     with torch.no_grad():
         adapted = _adapt(tokens, weight, bias, bank, config.residual)
-    return TTAResult(tokens=adapted, losses=losses)
+    return TTAResult(tokens=adapted, losses=losses.cpu())

@@ -13,8 +13,7 @@ def tiny():
     """The tiny random CLIP wrapped in AnoCLIP with faithful defaults (shared, read-only)."""
     from anoclip import AnoCLIP
 
-    torch.manual_seed(0)
-    return AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu")
+    return AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu")  # seeded random weights
 
 
 @pytest.fixture

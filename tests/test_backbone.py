@@ -83,3 +83,14 @@ def test_random_weights_warn_for_real_architectures():
     with pytest.warns(UserWarning, match="RANDOM weights"):
         model = AnoCLIP.from_pretrained("ViT-B-32", None, image_size=64, device="cpu")
     assert model.random_weights and model.grid == (2, 2)
+
+
+def test_random_weights_are_seeded_without_touching_the_callers_rng():
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    first = AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu")
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's random stream is untouched
+    second = AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu")
+    for name, tensor in first.clip.state_dict().items():
+        assert torch.equal(tensor, second.clip.state_dict()[name])
