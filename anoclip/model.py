@@ -32,7 +32,7 @@ from .book import smoke_mode
 from .config import AnoCLIPConfig
 from .data.images import read_rgb, to_rgb
 from .protocol import normalize
-from .tta import TTAConfig, adapt_tokens
+from .tta import LossFn, TTAConfig, adapt_tokens
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
 _VIEW_CHUNK = 64  # augmented views encoded per forward pass
@@ -278,6 +278,7 @@ class AnoCLIP:
         method: str = "anoclip",
         tiles_per_image: int = 1,
         method_options: Optional[Dict[str, object]] = None,
+        tta_loss: Optional[LossFn] = None,
     ) -> Prediction:
         """Anomaly maps, patch scores and image scores for a batch of one class.
 
@@ -289,6 +290,8 @@ class AnoCLIP:
             tiles_per_image: consecutive groups of this many inputs are tiles of one image
                 (VisA protocol): TTA then trains one adapter per image on all its tiles' tokens.
             method_options: constructor options of the method, e.g. ``{"start": 6}`` for "vv".
+            tta_loss: replaces the TTA loss (see :func:`anoclip.tta.adapt_tokens`), e.g. to try a
+                new loss term; ``None`` = the official loss.
         """
         from .methods import get_method  # the registry imports this module
 
@@ -312,7 +315,7 @@ class AnoCLIP:
             if batch % tiles_per_image:
                 raise ValueError(f"{batch} inputs do not split into images of {tiles_per_image} tiles.")
             grouped = encoding.patches.reshape(batch // tiles_per_image, tiles_per_image * patches, dim)
-            result = adapt_tokens(grouped, bank.prototypes, bank.sentences, tta_config, model.config.temperature)
+            result = adapt_tokens(grouped, bank.prototypes, bank.sentences, tta_config, model.config.temperature, tta_loss)
             adapted = result.tokens.reshape(batch, patches, dim)
             patch_scores = scoring.to_grid(scoring.abnormal_probability(adapted, bank.prototypes, model.config.temperature), grid)
             losses = result.losses

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -85,6 +85,8 @@ class TTAConfig:
         return DATASET_DEFAULTS.get((dataset or "").lower(), cls())
 
 
+LossFn = Callable[[Tensor, Tensor, TTAConfig], Tensor]
+
 DATASET_DEFAULTS: Dict[str, TTAConfig] = {
     "mvtec": TTAConfig(adapter="text", seed=111),
     "visa": TTAConfig(adapter="linear", seed=42),
@@ -133,8 +135,12 @@ def _probabilities(tokens: Tensor, prototypes: Tensor, temperature: float) -> Te
     return torch.softmax(F.normalize(tokens, dim=-1) @ prototypes.T / temperature, dim=-1)
 
 
-def _per_image_loss(clean: Tensor, noisy: Tensor, config: TTAConfig) -> Tensor:
-    """(B,) loss of each image, averaged over its patches."""
+def per_image_loss(clean: Tensor, noisy: Tensor, config: TTAConfig) -> Tensor:
+    """(B,) loss of each image, averaged over its patches (the official loss; see the module doc).
+
+    ``clean`` and ``noisy`` are (B, L, 2) probabilities (normal, abnormal). Any function with this
+    signature can replace it in :func:`adapt_tokens` (``loss_fn``), e.g. to add a loss term.
+    """
     log_clean = clean.clamp_min(1e-12).log()
     entropy = -(clean * log_clean).sum(dim=-1).mean(dim=1)
     clean_to_normal = -log_clean[..., 0].mean(dim=1)
@@ -148,6 +154,7 @@ def adapt_tokens(
     prompt_bank: Tensor,
     config: TTAConfig,
     temperature: float = 1.0,
+    loss_fn: Optional[LossFn] = None,
 ) -> TTAResult:
     """Adapt the patch tokens of every image of a batch with its own fresh adapter.
 
@@ -158,10 +165,13 @@ def adapt_tokens(
             (used by the "text" adapter).
         config: hyper-parameters; ``config.seed`` fixes initialisation and noise.
         temperature: the pipeline's softmax temperature.
+        loss_fn: replaces :func:`per_image_loss`; called as ``loss_fn(clean, noisy, config)``
+            with (B, L, 2) probabilities and must return the (B,) per-image losses.
     Returns:
         The adapted tokens (no noise) and the per-step losses. CLIP is not involved: gradients
         flow only into the adapters' weights.
     """
+    loss_fn = loss_fn or per_image_loss
     # Tokens from an inference_mode forward cannot enter autograd; clone them into normal tensors.
     tokens = tokens.detach().float().clone()
     prototypes = prototypes.detach().float().clone()
@@ -179,7 +189,7 @@ def adapt_tokens(
         for step in range(config.steps):
             both = torch.cat([tokens, tokens + noise[step] * config.noise_std], dim=1)  # (B, 2N, D)
             probabilities = _probabilities(_adapt(both, weight, bias, bank, config.residual), prototypes, temperature)
-            per_image = _per_image_loss(probabilities[:, :patches], probabilities[:, patches:], config)
+            per_image = loss_fn(probabilities[:, :patches], probabilities[:, patches:], config)
             optimiser.zero_grad(set_to_none=True)
             per_image.sum().backward()
             optimiser.step()

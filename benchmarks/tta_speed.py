@@ -2,76 +2,58 @@
 
 Target (TTA issue): with 5 steps, TTA adds at most 50 % to the zero-shot per-image time at
 batch 8 on CPU (ViT-B-16-plus-240 at 240 px, random weights). Reported for the fast image score
-(1 view) and the faithful one (22 views), plus the peak extra memory of TTA.
+(1 view) or the faithful one (``--views 22``), with the peak extra memory of TTA.
 
     python benchmarks/tta_speed.py                 # CPU, the issue's setting
-    python benchmarks/tta_speed.py --device cuda   # peak extra memory then from the CUDA allocator
+    python benchmarks/tta_speed.py --device cuda
 
-Memory on CPU: each mode runs in a fresh child process and reports its peak RSS; the difference
-is TTA's extra peak. On CUDA: torch.cuda.max_memory_allocated around each call.
+Memory is the transient peak of one predict call above what was allocated before it: on CUDA from
+the allocator (max_memory_allocated), on CPU from the process's resident set size sampled every
+2 ms by a thread (Linux /proc). TTA's extra peak is the difference between the two modes.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import resource
+import os
 import statistics
-import subprocess
-import sys
+import threading
 import time
 import warnings
 
 import torch
 
-
-def _build(args):
-    from anoclip import AnoCLIP
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = AnoCLIP.from_pretrained(args.model, None, device=args.device).with_config(image_views=args.views)
-    model.text_bank("bottle")  # the one-off text encoding is not part of per-image time
-    images = torch.randn(args.batch, 3, model.image_size, model.image_size, device=args.device)
-    return model, images
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _sync(device: str) -> None:
+def _rss() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * PAGE
+
+
+def transient_peak(function, device: str) -> float:
+    """Bytes allocated at the peak of ``function()`` above the level before it."""
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-
-
-def worker(args) -> dict:
-    """One child: run one mode a few times; report time per image and peak memory."""
-    model, images = _build(args)
-    tta = args.worker == "tta"
-    model.predict(images, "bottle", tta=tta)  # warm-up
-    if args.device.startswith("cuda"):
+        before = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(args.repeats):
-        _sync(args.device)
-        start = time.perf_counter()
-        model.predict(images, "bottle", tta=tta)
-        _sync(args.device)
-        times.append(time.perf_counter() - start)
-    peak = (torch.cuda.max_memory_allocated() if args.device.startswith("cuda")
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"ms_per_image": 1000 * statistics.median(times) / args.batch, "peak_mb": peak / 2**20}
+        function()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    before, peak, running = _rss(), [0], [True]
 
+    def sample() -> None:
+        while running[0]:
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.002)
 
-def interleaved(args) -> dict:
-    """Both modes in this process, alternating, for a drift-free time ratio."""
-    model, images = _build(args)
-    model.predict(images, "bottle"), model.predict(images, "bottle", tta=True)
-    plain, adapted = [], []
-    for _ in range(args.repeats):
-        for tta, store in ((False, plain), (True, adapted)):
-            _sync(args.device)
-            start = time.perf_counter()
-            model.predict(images, "bottle", tta=tta)
-            _sync(args.device)
-            store.append(time.perf_counter() - start)
-    return {"zero_shot": 1000 * statistics.median(plain) / args.batch, "tta": 1000 * statistics.median(adapted) / args.batch}
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        function()
+    finally:
+        running[0] = False
+        sampler.join()
+    return max(peak[0], _rss()) - before
 
 
 def main() -> None:
@@ -81,25 +63,39 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=1, choices=[1, 22])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--worker", choices=["plain", "tta"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args)))
-        return
-    times = interleaved(args)
-    memory = {}
-    for mode in ("plain", "tta"):
-        command = [sys.executable, __file__, "--worker", mode, "--model", args.model, "--batch", str(args.batch),
-                   "--views", str(args.views), "--repeats", "1", "--device", args.device]
-        memory[mode] = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-    ratio = times["tta"] / times["zero_shot"]
+
+    from anoclip import AnoCLIP
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = AnoCLIP.from_pretrained(args.model, None, device=args.device).with_config(image_views=args.views)
+    model.text_bank("bottle")  # the one-off text encoding is not part of per-image time
+    images = torch.randn(args.batch, 3, model.image_size, model.image_size, device=args.device)
+
+    def run(tta: bool):
+        return lambda: model.predict(images, "bottle", tta=tta)
+
+    run(False)(), run(True)()  # warm-up
+    times = {False: [], True: []}
+    for _ in range(args.repeats):  # interleaved, so drift affects both modes alike
+        for tta in (False, True):
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            run(tta)()
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times[tta].append(time.perf_counter() - start)
+    peaks = {tta: max(transient_peak(run(tta), args.device) for _ in range(2)) for tta in (False, True)}
+    plain, adapted = (1000 * statistics.median(times[t]) / args.batch for t in (False, True))
+    mb = {t: peaks[t] / 2**20 for t in peaks}
     print(f"{args.model}, batch {args.batch}, {args.views} view(s), device {args.device}, random weights, "
           f"median of {args.repeats} interleaved runs")
-    print(f"zero-shot predict   {times['zero_shot']:8.1f} ms/img")
-    print(f"predict(tta=True)   {times['tta']:8.1f} ms/img   (+{100 * (ratio - 1):.0f} %, target <= +50 %)")
-    print(f"peak memory         zero-shot {memory['plain']['peak_mb']:.0f} MB, TTA {memory['tta']['peak_mb']:.0f} MB "
-          f"-> TTA extra {memory['tta']['peak_mb'] - memory['plain']['peak_mb']:.0f} MB "
-          f"({'CUDA allocator' if args.device.startswith('cuda') else 'peak RSS of a fresh process'})")
+    print(f"zero-shot predict   {plain:8.1f} ms/img")
+    print(f"predict(tta=True)   {adapted:8.1f} ms/img   (+{100 * (adapted / plain - 1):.0f} %, target <= +50 %)")
+    print(f"transient peak      zero-shot {mb[False]:.0f} MB, TTA {mb[True]:.0f} MB -> TTA extra {mb[True] - mb[False]:.0f} MB "
+          f"({'CUDA allocator' if args.device.startswith('cuda') else 'sampled resident set size'})")
 
 
 if __name__ == "__main__":

@@ -122,3 +122,14 @@ def test_dataset_defaults_and_validation():
         TTAConfig(adapter="mlp")
     with pytest.raises(ValueError, match="residual"):
         TTAConfig(residual=2)
+
+
+def test_custom_loss_hook(cold, images):
+    from anoclip.tta import per_image_loss
+
+    no_contrast = TTAConfig(steps=3, lr=1e-2, contrast_weight=0.0)
+    expected = cold.predict(images, "bottle", tta=no_contrast)
+    custom = cold.predict(images, "bottle", tta=TTAConfig(steps=3, lr=1e-2),
+                          tta_loss=lambda clean, noisy, config: per_image_loss(clean, noisy, no_contrast))
+    assert torch.allclose(custom.patch_scores, expected.patch_scores, atol=1e-6)
+    assert not torch.allclose(custom.patch_scores, cold.predict(images, "bottle", tta=TTAConfig(steps=3, lr=1e-2)).patch_scores)

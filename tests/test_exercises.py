@@ -1,0 +1,453 @@
+"""The assignment checkers accept correct solutions and name the typical mistakes.
+
+Every "student" function here is written independently, the way a student would: a correct
+solution, then the same solution with one typical mistake. A checker must give the correct one
+full marks and fail the buggy one with the message for *that* mistake.
+"""
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from anoclip import exercises as ex
+from anoclip.exercises.aupro import _exact_aupro
+from anoclip.exercises.prompt_ensemble import _reference_prototypes
+from anoclip.exercises.tta_loss import _smoothness
+from anoclip.exercises.vv_attention import _reference_vv_attention
+from anoclip import metrics, prompts, tta
+
+BOOK = Path(__file__).resolve().parents[1] / "book" / "assignments"
+
+
+def failed_messages(result):
+    return " ".join(check.message for check in result.failed)
+
+
+def assert_full_marks(result):
+    assert result.implemented and result.passed, result.summary()
+    assert result.score == 1.0 and result.points == result.max_points
+
+
+def assert_mistake(result, fragment):
+    assert not result.passed and result.score < 1.0
+    assert fragment in failed_messages(result), result.summary()
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+def test_not_implemented_stub_scores_zero_without_raising():
+    def stub(*args, **kwargs):
+        raise NotImplementedError("write me")
+
+    for checker, solution in ((ex.check_vv_attention, _reference_vv_attention),
+                              (ex.check_prompt_ensemble, _reference_prototypes),
+                              (ex.check_aupro, metrics.aupro)):
+        result = checker(stub)
+        assert not result.implemented and result.score == 0.0 and not result.passed
+        assert "not implemented yet" in result.summary()
+        assert "not implemented yet" in result._repr_html_()
+        # the same points are at stake whether or not the function is implemented
+        assert result.max_points == checker(solution).max_points
+
+
+def test_a_crashing_function_is_reported_with_its_error_not_raised():
+    def crashes(maps, masks, fpr_limit=0.3):
+        return maps.undefined_attribute
+
+    result = ex.check_aupro(crashes)
+    assert result.implemented and result.score == 0.0
+    assert "raised AttributeError" in failed_messages(result)
+    assert "maps.undefined_attribute" in failed_messages(result)  # the student's own line
+
+
+def test_result_round_trips_through_json_and_renders():
+    result = ex.check_aupro(metrics.aupro)
+    again = ex.CheckResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.to_dict() == result.to_dict()
+    assert "✓" in result.summary() and "100 %" in result.summary()
+    assert "a3" in result._repr_html_()
+
+
+# ------------------------------------------------------------------------------- a1 V-V attention
+
+
+def student_vv(block, x, *, scale=True, ln=True, out_proj=True, head_order=True, values=True):
+    """V-V attention as a student would write it, one head at a time, with optional mistakes."""
+    width = x.shape[-1]
+    heads = block.attn.num_heads
+    d = width // heads
+    h = block.ln_1(x) if ln else x
+    w, b = block.attn.in_proj_weight, block.attn.in_proj_bias
+    rows = slice(2 * width, 3 * width) if values else slice(0, width)
+    v = h @ w[rows].T + b[rows]
+    outs = []
+    for head in range(heads):
+        vh = v[..., head * d:(head + 1) * d]
+        logits = vh @ vh.transpose(-1, -2)
+        if scale:
+            logits = logits / d ** 0.5
+        outs.append(torch.softmax(logits, dim=-1) @ vh)
+    if head_order:
+        merged = torch.cat(outs, dim=-1)
+    else:  # stacks heads first and reshapes without moving the axis back
+        merged = torch.stack(outs, dim=1).reshape(x.shape)
+    if out_proj:
+        merged = merged @ block.attn.out_proj.weight.T + block.attn.out_proj.bias
+    return merged
+
+
+def test_vv_checker_accepts_reference_and_independent_solution():
+    assert_full_marks(ex.check_vv_attention(_reference_vv_attention))
+    assert_full_marks(ex.check_vv_attention(student_vv))
+
+
+@pytest.mark.parametrize("mistake, fragment", [
+    (dict(scale=False), "forgot the 1/√d scale"),
+    (dict(ln=False), "ln_1"),
+    (dict(out_proj=False), "forgot the output projection"),
+    (dict(head_order=False), "without moving the head axis back"),
+    (dict(values=False), "used the queries"),
+])
+def test_vv_checker_names_the_mistake(mistake, fragment):
+    assert_mistake(ex.check_vv_attention(lambda block, x: student_vv(block, x, **mistake)), fragment)
+
+
+def test_vv_checker_catches_wrong_shape_hardcoded_heads_and_in_place_edits():
+    def per_head(block, x):
+        width, heads = x.shape[-1], block.attn.num_heads
+        v = (block.ln_1(x) @ block.attn.in_proj_weight[2 * width:].T).reshape(x.shape[0], x.shape[1], heads, -1)
+        return v.transpose(1, 2)
+
+    assert_mistake(ex.check_vv_attention(per_head), "one output per head")
+
+    def head_width_eight(block, x):
+        block = copy.deepcopy(block)
+        block.attn.num_heads = x.shape[-1] // 8
+        return student_vv(block, x)
+
+    result = ex.check_vv_attention(head_width_eight)
+    assert_mistake(result, "hard-coded the head width 8")
+    assert [check.passed for check in result.checks] == [True, True, True, False]
+
+    def normalises_in_place(block, x):
+        x -= x.mean(dim=-1, keepdim=True)
+        return student_vv(block, x)
+
+    assert_mistake(ex.check_vv_attention(normalises_in_place), "in place")
+
+    def ordinary_attention(block, x):
+        return block.attn(block.ln_1(x), block.ln_1(x), block.ln_1(x), need_weights=False)[0]
+
+    assert_mistake(ex.check_vv_attention(ordinary_attention), "ordinary attention")
+
+
+def test_vv_checker_flags_use_of_the_package_when_grading():
+    def uses_package(block, x):
+        from anoclip.encoder import attend, out_project, qkv
+
+        _, _, v = qkv(block, block.ln_1(x))
+        return out_project(block, attend(v, v, v))
+
+    assert_full_marks(ex.check_vv_attention(uses_package))
+    result = ex.check_vv_attention(uses_package, forbid_reference=True)
+    assert_mistake(result, "write it yourself")
+    assert_full_marks(ex.check_vv_attention(student_vv, forbid_reference=True))
+
+
+# ------------------------------------------------------------------------------ a2 prompt ensemble
+
+
+def student_sentences(class_name, texture, article_rule=True, domains=None):
+    domains = domains or (prompts.TEXTURE_DOMAINS if texture else prompts.OBJECT_DOMAINS)
+    out = {"normal": [], "abnormal": []}
+    for domain in domains:
+        article = "an" if (domain.startswith("industrial") and article_rule) else "a"
+        for stem in prompts.TEMPLATE_STEMS:
+            template = stem.replace("{A}", article).replace("{D}", domain)
+            for key, states in (("normal", prompts.NORMAL_STATES), ("abnormal", prompts.ABNORMAL_STATES)):
+                out[key] += [template.format(state.format(class_name)) for state in states]
+    return out["normal"], out["abnormal"]
+
+
+def student_prototypes(embed, class_name, texture, *, order="mean-first", swap=False, article_rule=True, ignore_texture=False):
+    normal, abnormal = student_sentences(class_name, False if ignore_texture else texture, article_rule)
+    rows = []
+    for sentences in (normal, abnormal):
+        raw = embed(sentences)
+        if order == "mean-first":
+            rows.append(raw.mean(0) / raw.mean(0).norm())
+        else:
+            unit = raw / raw.norm(dim=-1, keepdim=True)
+            rows.append(unit.mean(0) / unit.mean(0).norm())
+    return torch.stack(rows[::-1] if swap else rows)
+
+
+def test_prompt_checker_accepts_reference_and_independent_solution():
+    assert_full_marks(ex.check_prompt_ensemble(_reference_prototypes))
+    assert_full_marks(ex.check_prompt_ensemble(student_prototypes))
+
+
+@pytest.mark.parametrize("mistake, fragment", [
+    (dict(order="normalise-first"), "normalised in the wrong order"),
+    (dict(swap=True), "rows are swapped"),
+    (dict(article_rule=False), "Use 'an' before a domain starting with 'industrial'"),
+    (dict(ignore_texture=True), "is a texture (texture=True), but you used the domain(s)"),
+])
+def test_prompt_checker_names_the_mistake(mistake, fragment):
+    assert_mistake(ex.check_prompt_ensemble(lambda e, c, t: student_prototypes(e, c, t, **mistake)), fragment)
+
+
+def test_prompt_checker_catches_missing_normalisation_and_duplicates():
+    def unnormalised(embed, class_name, texture):
+        normal, abnormal = student_sentences(class_name, texture)
+        return torch.stack([embed(normal).mean(0), embed(abnormal).mean(0)])
+
+    assert_mistake(ex.check_prompt_ensemble(unnormalised), "The directions are right: normalise each prototype")
+
+    def encodes_twice(embed, class_name, texture):
+        normal, abnormal = student_sentences(class_name, texture)
+        embed(normal + abnormal)  # a stray extra call
+        return student_prototypes(embed, class_name, texture)
+
+    assert_mistake(ex.check_prompt_ensemble(encodes_twice), "encoded more than once")
+
+
+def test_fake_text_encoder_is_deterministic_and_records_calls():
+    encoder = ex.FakeTextEncoder(dim=8)
+    first = encoder(["a", "b"])
+    assert first.shape == (2, 8)
+    assert torch.equal(first, ex.FakeTextEncoder(dim=8)(["a", "b"]))
+    assert encoder.sentences == ["a", "b"]
+    assert not torch.allclose(first.norm(dim=-1), first.norm(dim=-1)[:1])  # norms differ
+
+
+# ------------------------------------------------------------------------------------ a3 AUPRO
+
+
+def student_aupro(maps, masks, fpr_limit=0.3, *, divide=True, interpolate=True, connectivity=8, per_region=True):
+    """A readable AUPRO: group pixels by distinct score, walk thresholds from the top."""
+    structure = np.ones((3, 3)) if connectivity == 8 else None
+    weights, normal = [], []
+    regions = []
+    for mask in masks:
+        labels, count = ndimage.label(mask, structure=structure)
+        regions.append((labels, count))
+    total_regions = sum(count for _, count in regions)
+    for (labels, count), mask in zip(regions, masks):
+        sizes = np.bincount(labels.ravel())
+        if per_region:
+            w = np.where(labels > 0, 1.0 / (total_regions * sizes[labels]), 0.0)
+        else:
+            w = mask.astype(float) / sum(m.sum() for m in masks)
+        weights.append(w.ravel())
+        normal.append(~mask.ravel())
+    scores = np.concatenate([m.ravel() for m in maps]).astype(np.float64)
+    weights, normal = np.concatenate(weights), np.concatenate(normal)
+    values, inverse = np.unique(-scores, return_inverse=True)  # descending scores
+    fpr = np.concatenate([[0], np.cumsum(np.bincount(inverse, normal)) / normal.sum()])
+    pro = np.concatenate([[0], np.cumsum(np.bincount(inverse, weights))])
+    keep = fpr <= fpr_limit
+    x, y = list(fpr[keep]), list(pro[keep])
+    if interpolate and keep.sum() < fpr.size and x[-1] < fpr_limit:
+        i = keep.sum()
+        y.append(pro[i - 1] + (pro[i] - pro[i - 1]) * (fpr_limit - fpr[i - 1]) / (fpr[i] - fpr[i - 1]))
+        x.append(fpr_limit)
+    area = np.trapezoid(y, x) if hasattr(np, "trapezoid") else np.trapz(y, x)
+    return area / fpr_limit if divide else area
+
+
+def test_aupro_checker_accepts_reference_and_independent_solution():
+    assert_full_marks(ex.check_aupro(metrics.aupro))
+    assert_full_marks(ex.check_aupro(student_aupro))
+
+
+@pytest.mark.parametrize("mistake, fragment", [
+    (dict(divide=False), "forgot to divide the area by fpr_limit"),
+    (dict(interpolate=False), "off by the interpolation at FPR 0.3"),
+    (dict(connectivity=4), "4-connectivity"),
+    (dict(per_region=False), "averaged over pixels, not regions"),
+])
+def test_aupro_checker_names_the_mistake(mistake, fragment):
+    assert_mistake(ex.check_aupro(lambda maps, masks, fpr_limit=0.3: student_aupro(maps, masks, fpr_limit, **mistake)), fragment)
+
+
+def test_aupro_checker_recognises_cflow_ignored_limit_and_untied_sorting():
+    assert_mistake(ex.check_aupro(metrics.aupro_cflow), "'cflow' AUPRO")
+    assert_mistake(ex.check_aupro(lambda maps, masks, fpr_limit=0.3: student_aupro(maps, masks)), "ignores fpr_limit")
+
+    def ignores_ties(maps, masks, fpr_limit=0.3):
+        # every pixel its own threshold, anomalous pixels first among equal scores
+        jitter = np.stack([m.astype(np.float64) * 1e-9 for m in masks])
+        return student_aupro(maps.astype(np.float64) + jitter, masks, fpr_limit)
+
+    result = ex.check_aupro(ignores_ties)
+    assert_mistake(result, "DISTINCT thresholds")
+    assert [check.passed for check in result.checks][:4] == [True, True, True, True]
+
+
+def test_brute_force_curve_agrees_with_the_metrics_module_on_other_data():
+    rng = np.random.default_rng(9)
+    masks = rng.random((5, 12, 12)) > 0.85
+    maps = (rng.random((5, 12, 12)) + masks * rng.random((5, 12, 12))).astype(np.float32)
+    for limit in (0.05, 0.3, 1.0):
+        assert _exact_aupro(maps, masks, limit) == pytest.approx(metrics.aupro(maps, masks, limit), abs=1e-9)
+
+
+# --------------------------------------------------------------------------------- a4 TTA loss
+
+
+def student_loss(clean, noisy, entropy_weight=1.0, contrast_weight=0.5, smooth_weight=0.0, grid=None, *,
+                 swap=False, entropy_sign=1.0, patch_sum=False, clamp=True, horizontal_only=False, abs_diff=False):
+    log = (lambda p: p.clamp_min(1e-12).log()) if clamp else torch.log
+    reduce = (lambda t: t.sum(1)) if patch_sum else (lambda t: t.mean(1))
+    entropy = reduce(-(clean * log(clean)).sum(-1))
+    normal_index, abnormal_index = (1, 0) if swap else (0, 1)
+    contrast = reduce(-log(clean[..., normal_index])) + reduce(-log(noisy[..., abnormal_index]))
+    loss = entropy_sign * entropy_weight * entropy + contrast_weight * contrast
+    if smooth_weight:
+        a = clean[..., 1].reshape(clean.shape[0], *grid)
+        pairs = [(a[:, :, 1:] - a[:, :, :-1]).flatten(1)]
+        if not horizontal_only:
+            pairs.append((a[:, 1:] - a[:, :-1]).flatten(1))
+        diffs = torch.cat(pairs, 1)
+        loss = loss + smooth_weight * (diffs.abs() if abs_diff else diffs ** 2).mean(1)
+    return loss
+
+
+def reference_loss(clean, noisy, entropy_weight, contrast_weight, smooth_weight, grid):
+    config = tta.TTAConfig(entropy_weight=entropy_weight, contrast_weight=contrast_weight)
+    return tta.per_image_loss(clean, noisy, config) + smooth_weight * _smoothness(clean, grid)
+
+
+def test_tta_loss_checker_accepts_reference_and_independent_solution():
+    assert_full_marks(ex.check_tta_loss(reference_loss))
+    assert_full_marks(ex.check_tta_loss(student_loss))
+
+
+@pytest.mark.parametrize("mistake, fragment", [
+    (dict(swap=True), "swapped the pseudo-labels"),
+    (dict(entropy_sign=-1.0), "entropy term has the wrong sign"),
+    (dict(patch_sum=True), "summed over the patches"),
+    (dict(clamp=False), "clamp before the log"),
+    (dict(horizontal_only=True), "only compares horizontal neighbours"),
+    (dict(abs_diff=True), "uses |Δp|"),
+])
+def test_tta_loss_checker_names_the_mistake(mistake, fragment):
+    assert_mistake(ex.check_tta_loss(lambda *args: student_loss(*args, **mistake)), fragment)
+
+
+def test_tta_loss_checker_catches_batch_mean_detached_loss_and_ignored_weights():
+    assert_mistake(ex.check_tta_loss(lambda *args: student_loss(*args).mean()), "one loss per image")
+    assert_mistake(ex.check_tta_loss(lambda *args: student_loss(*args).detach()), "not connected to its inputs")
+    assert_mistake(ex.check_tta_loss(lambda c, n, ew, cw, sw, g: student_loss(c, n, 1.0, 0.5, sw, g)), "ignores entropy_weight")
+
+
+def test_as_tta_loss_runs_the_package_tta_with_a_student_loss(tiny, images):
+    config = tta.TTAConfig(steps=2)
+    expected = tiny.predict(images, "bottle", tta=config)
+    same = tiny.predict(images, "bottle", tta=config, tta_loss=ex.as_tta_loss(student_loss, 0.0, tiny.grid))
+    assert torch.allclose(same.tta_losses, expected.tta_losses, atol=1e-6)
+    assert torch.allclose(same.patch_scores, expected.patch_scores, atol=1e-6)
+    calls = []
+    spy = ex.as_tta_loss(lambda *args: calls.append(args[4:]) or student_loss(*args), 2.0, tiny.grid)
+    smoother = tiny.predict(images, "bottle", tta=config, tta_loss=spy)
+    assert calls == [(2.0, tiny.grid)] * 2
+    assert not torch.allclose(smoother.tta_losses, expected.tta_losses)
+    assert torch.equal(tiny.predict(images, "bottle", tta=config).tta_losses, expected.tta_losses)  # nothing left changed
+
+
+# ------------------------------------------------------------------------------------- grading
+
+
+def test_starter_notebooks_name_their_assignment_and_define_the_stub():
+    for key, assignment in ex.ASSIGNMENTS.items():
+        nb = json.loads((BOOK / assignment.notebook).read_text())
+        assert nb["metadata"]["anoclip"]["assignment"] == key
+        code = "\n".join("".join(cell["source"]) for cell in nb["cells"] if cell["cell_type"] == "code")
+        assert f"def {assignment.function}(" in code and "raise NotImplementedError" in code
+        assert all(not cell.get("outputs") and cell.get("execution_count") is None
+                   for cell in nb["cells"] if cell["cell_type"] == "code")
+
+
+def write_notebook(path, sources, assignment="a3"):
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["anoclip"] = {"assignment": assignment}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+AUPRO_SOLUTION = '''
+import numpy as np
+from scipy import ndimage
+
+def aupro(maps, masks, fpr_limit=0.3):
+    labels = [ndimage.label(m, structure=np.ones((3, 3)))[0] for m in masks]
+    count = 0
+    regions = []
+    for lab in labels:
+        regions.append(np.where(lab > 0, lab + count, 0))
+        count += lab.max()
+    region = np.concatenate([r.ravel() for r in regions])
+    scores = np.concatenate([m.ravel() for m in maps]).astype(float)
+    sizes = np.bincount(region)
+    weight = np.where(region > 0, 1.0 / (count * sizes[region]), 0.0)
+    values, inverse = np.unique(-scores, return_inverse=True)
+    fpr = np.r_[0, np.cumsum(np.bincount(inverse, region == 0)) / (region == 0).sum()]
+    pro = np.r_[0, np.cumsum(np.bincount(inverse, weight))]
+    i = np.searchsorted(fpr, fpr_limit, side="right")
+    x, y = fpr[:i], pro[:i]
+    if i < fpr.size and x[-1] < fpr_limit:
+        y = np.r_[y, pro[i - 1] + (pro[i] - pro[i - 1]) * (fpr_limit - fpr[i - 1]) / (fpr[i] - fpr[i - 1])]
+        x = np.r_[x, fpr_limit]
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2) / fpr_limit)
+'''
+
+
+def test_grade_notebook_executes_and_grades_submissions(tmp_path):
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    good = write_notebook(tmp_path / "good.ipynb", [AUPRO_SOLUTION, "1 / 0", "print('still running')"])
+    stub = write_notebook(tmp_path / "stub.ipynb", ["def aupro(maps, masks, fpr_limit=0.3):\n    raise NotImplementedError"])
+    cheat = write_notebook(tmp_path / "cheat.ipynb", ["from anoclip.metrics import aupro"])
+    unnamed = tmp_path / "unnamed.ipynb"
+    write_notebook(unnamed, ["x = 1"], assignment=None)
+    nb = json.loads(unnamed.read_text())
+    del nb["metadata"]["anoclip"]
+    unnamed.write_text(json.dumps(nb))
+
+    grades = ex.grade_notebooks([good, stub, cheat, unnamed], csv_path=tmp_path / "grades.csv", timeout=60)
+    by_name = {Path(g.path).name: g for g in grades}
+    assert by_name["good.ipynb"].result.passed and by_name["good.ipynb"].score == 1.0
+    assert by_name["good.ipynb"].cell_errors == ["cell 1: ZeroDivisionError: division by zero"]
+    assert not by_name["stub.ipynb"].result.implemented and by_name["stub.ipynb"].score == 0.0
+    assert "write it yourself" in failed_messages(by_name["cheat.ipynb"].result)
+    assert by_name["unnamed.ipynb"].score == 0.0 and "anoclip.assignment" in failed_messages(by_name["unnamed.ipynb"].result)
+    rows = (tmp_path / "grades.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[1].startswith(str(good))
+
+
+def test_reference_guard_sees_globals_closures_and_imports_inside_the_function():
+    reference = metrics.aupro
+
+    def via_closure(maps, masks, fpr_limit=0.3):
+        return reference(maps, masks, fpr_limit)
+
+    def via_global(maps, masks, fpr_limit=0.3):
+        return metrics.aupro(maps, masks, fpr_limit)
+
+    def via_import(maps, masks, fpr_limit=0.3):
+        from anoclip.metrics import aupro as imported
+
+        return imported(maps, masks, fpr_limit)
+
+    for fn in (metrics.aupro, via_closure, via_global, via_import):
+        assert_mistake(ex.check_aupro(fn, forbid_reference=True), "write it yourself")
+    assert_full_marks(ex.check_aupro(student_aupro, forbid_reference=True))
