@@ -12,25 +12,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
 
 import torch
 
 from anoclip import AnoCLIP
-
-
-def timed(function, repeats: int, device: str) -> list:
-    samples = []
-    for _ in range(repeats):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        function()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        samples.append(time.perf_counter() - start)
-    return samples
+from timing import timed, timed_repeats
 
 
 def main() -> None:
@@ -63,14 +50,14 @@ def main() -> None:
     vanilla(), dual()  # warm-up (allocator, kernels)
     vanilla_s, dual_s = [], []
     for _ in range(args.repeats):  # interleaved, so drift affects both alike
-        vanilla_s += timed(vanilla, 1, args.device)
-        dual_s += timed(dual, 1, args.device)
+        vanilla_s.append(timed(vanilla, args.device))
+        dual_s.append(timed(dual, args.device))
     v, d = statistics.median(vanilla_s), statistics.median(dual_s)
 
-    first = timed(lambda: model.text_prototypes("bottle"), 1, args.device)[0]
-    second = statistics.median(timed(lambda: model.text_prototypes("bottle"), 5, args.device))
-    one_view = statistics.median(timed(lambda: model.with_config(image_views=1).predict(x, "bottle"), 3, args.device))
-    views22 = statistics.median(timed(lambda: model.predict(x, "bottle"), 2, args.device))
+    first = timed(lambda: model.text_prototypes("bottle"), args.device)
+    second = statistics.median(timed_repeats(lambda: model.text_prototypes("bottle"), 5, args.device))
+    one_view = statistics.median(timed_repeats(lambda: model.with_config(image_views=1).predict(x, "bottle"), 3, args.device))
+    views22 = statistics.median(timed_repeats(lambda: model.predict(x, "bottle"), 2, args.device))
 
     print(f"model {args.model} @ {model.image_size}px, batch {args.batch}, device {args.device}, "
           f"amp {args.amp}, threads {torch.get_num_threads()}, random weights")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
 
 import torch
@@ -25,16 +24,7 @@ from tqdm import tqdm
 from anoclip import AnoCLIP
 from anoclip.methods import available_methods
 from anoclip.methods.winclip import WINCLIP_SCALES, window_indices
-
-
-def timed(function, device: str) -> float:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    function()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+from timing import timed
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import time
 import warnings
 
 import torch
+from timing import timed
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -80,13 +81,7 @@ def main() -> None:
     times = {False: [], True: []}
     for _ in range(args.repeats):  # interleaved, so drift affects both modes alike
         for tta in (False, True):
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            run(tta)()
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            times[tta].append(time.perf_counter() - start)
+            times[tta].append(timed(run(tta), args.device))
     peaks = {tta: max(transient_peak(run(tta), args.device) for _ in range(2)) for tta in (False, True)}
     plain, adapted = (1000 * statistics.median(times[t]) / args.batch for t in (False, True))
     mb = {t: peaks[t] / 2**20 for t in peaks}
