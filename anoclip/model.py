@@ -16,7 +16,7 @@ import contextlib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -270,6 +270,27 @@ class AnoCLIP:
         cls_views = flat.view(views.shape[0], views.shape[1], -1)
         return scoring.image_scores(cls_views, prototypes, self.config.temperature)
 
+    def patch_scores(self, tokens: Tensor, prototypes: Tensor) -> Tensor:
+        """(B, N, D) patch tokens → (B, h, w) abnormal probabilities at the configured temperature."""
+        return scoring.to_grid(scoring.abnormal_probability(tokens, prototypes, self.config.temperature), self.grid)
+
+    def anomaly_maps(self, patch_scores: Tensor) -> Tensor:
+        """(B, h, w) patch scores → (B, S, S) maps in [0, 1], with the configured smoothing."""
+        size = (self.image_size, self.image_size)
+        return scoring.anomaly_maps(patch_scores, size, self.config.smoothing, self.config.sigma).clamp(0.0, 1.0)
+
+    def _adapt(
+        self, tokens: Tensor, bank: TextBank, config: TTAConfig, tiles_per_image: int, loss_fn: Optional[LossFn]
+    ) -> Tuple[Tensor, Tensor]:
+        """Test-time adapted tokens (B, N, D) and the per-image losses; one adapter per image,
+        shared by its ``tiles_per_image`` consecutive tiles."""
+        batch, patches, dim = tokens.shape
+        if batch % tiles_per_image:
+            raise ValueError(f"{batch} inputs do not split into images of {tiles_per_image} tiles.")
+        grouped = tokens.reshape(batch // tiles_per_image, tiles_per_image * patches, dim)
+        result = adapt_tokens(grouped, bank.prototypes, bank.sentences, config, self.config.temperature, loss_fn)
+        return result.tokens.reshape(batch, patches, dim), result.losses
+
     def predict(
         self,
         images: Union[Tensor, ImageInput, Sequence[ImageInput]],
@@ -299,7 +320,6 @@ class AnoCLIP:
         localizer = get_method(method, **(method_options or {}))
         model = self.with_config(**localizer.config_overrides) if localizer.config_overrides else self
         bank = model.text_bank(class_name)
-        grid = model.grid
         tta_config = TTAConfig() if tta is True else (tta or None)
         losses = before = None
         if tta_config is None:
@@ -310,26 +330,16 @@ class AnoCLIP:
             if encoding is None:
                 raise ValueError(f"Method {method!r} has no patch tokens to adapt; TTA needs a token-based method.")
             cls = encoding.cls
-            before = scoring.to_grid(scoring.abnormal_probability(encoding.patches, bank.prototypes, model.config.temperature), grid)
-            batch, patches, dim = encoding.patches.shape
-            if batch % tiles_per_image:
-                raise ValueError(f"{batch} inputs do not split into images of {tiles_per_image} tiles.")
-            grouped = encoding.patches.reshape(batch // tiles_per_image, tiles_per_image * patches, dim)
-            result = adapt_tokens(grouped, bank.prototypes, bank.sentences, tta_config, model.config.temperature, tta_loss)
-            adapted = result.tokens.reshape(batch, patches, dim)
-            patch_scores = scoring.to_grid(scoring.abnormal_probability(adapted, bank.prototypes, model.config.temperature), grid)
-            losses = result.losses
-        def to_maps(grid_scores: Tensor) -> Tensor:
-            size = (self.image_size, self.image_size)
-            return scoring.anomaly_maps(grid_scores, size, model.config.smoothing, model.config.sigma).clamp(0.0, 1.0)
-
+            before = model.patch_scores(encoding.patches, bank.prototypes)
+            adapted, losses = model._adapt(encoding.patches, bank, tta_config, tiles_per_image, tta_loss)
+            patch_scores = model.patch_scores(adapted, bank.prototypes)
         return Prediction(
-            anomaly_maps=to_maps(patch_scores),
+            anomaly_maps=model.anomaly_maps(patch_scores),
             patch_scores=patch_scores,
             image_scores=model.image_scores(x, class_name, cls=cls),
             class_name=class_name,
             method=method,
             tta_losses=losses,
             patch_scores_before_tta=before,
-            anomaly_maps_before_tta=None if before is None else to_maps(before),
+            anomaly_maps_before_tta=None if before is None else model.anomaly_maps(before),
         )

@@ -6,8 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
-from PIL import Image
 
 from anoclip import metrics
 from anoclip.bench import ResultsMismatchError, mean_over_categories, run_benchmark, select_samples

@@ -2,7 +2,6 @@
 import open_clip
 import pytest
 import torch
-import torch.nn.functional as F
 
 from anoclip import AnoCLIP, AnoCLIPConfig
 from anoclip.encoder import UnsupportedArchitectureError, encode
