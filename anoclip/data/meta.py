@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -35,6 +34,7 @@ from .errors import (
     MissingMaskError,
     UnknownCategoryError,
 )
+from ..fileio import write_text_atomic
 from .images import read_mask, read_rgb
 
 PathLike = Union[str, os.PathLike]
@@ -180,17 +180,7 @@ def write_meta(root: PathLike, meta: Dict[str, Any]) -> Path:
         raise MetaFormatError('meta must be a dict with at least a "test" key mapping categories to items.')
     if not root.is_dir():
         raise DatasetRootError(f"Cannot write meta.json: dataset root {root} does not exist.")
-    text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".meta.", suffix=".json.tmp", dir=root)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, root / META_FILE)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return root / META_FILE
+    return write_text_atomic(root / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
 def _is_image(path: Path) -> bool:
