@@ -11,7 +11,6 @@ Three promises shape this module:
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import warnings
@@ -100,7 +99,7 @@ def _hf_offline() -> bool:
 
 def _from_release_url(url: str, cache_dir: Optional[str]) -> str:
     """Fetch an open_clip release URL into open_clip's own cache folder, with a connect timeout."""
-    from .data.download import download  # the shared resumable, checksummed downloader
+    from .data.download import download, sha256sum  # the shared resumable, checksummed downloader
 
     folder = Path(cache_dir or os.path.expanduser("~/.cache/clip"))
     target = folder / os.path.basename(url)
@@ -115,15 +114,8 @@ def _from_release_url(url: str, cache_dir: Optional[str]) -> str:
         if _hf_offline():
             raise WeightsUnavailableError(f"HF_HUB_OFFLINE is set and {target} is not cached")
         download(url, target, timeout=_CONNECT_TIMEOUT_S)
-    if expected:
-        digest = hashlib.sha256()
-        with open(target, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        if not digest.hexdigest().startswith(expected):
-            raise WeightsUnavailableError(
-                f"{target} does not match the checksum in its URL ({expected}); delete it and retry."
-            )
+    if expected and not sha256sum(target).startswith(expected):
+        raise WeightsUnavailableError(f"{target} does not match the checksum in its URL ({expected}); delete it and retry.")
     return str(target)
 
 

@@ -94,3 +94,9 @@ def test_random_weights_are_seeded_without_touching_the_callers_rng():
     second = AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu")
     for name, tensor in first.clip.state_dict().items():
         assert torch.equal(tensor, second.clip.state_dict()[name])
+
+
+def test_cached_release_file_with_a_wrong_checksum_is_refused(tmp_path):
+    (tmp_path / "vit_b_16_plus_240-laion400m_e32-699c4b84.pt").write_bytes(b"not the real weights")
+    with pytest.raises(WeightsUnavailableError, match="does not match the checksum"):
+        AnoCLIP.from_pretrained(cache_dir=str(tmp_path), device="cpu")
