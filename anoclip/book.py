@@ -6,35 +6,23 @@ CLI and the tests can read the smoke switch without pulling in a notebook stack.
 from __future__ import annotations
 
 import numbers
-import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-SMOKE_ENV = "ANOCLIP_SMOKE"
+from .env import data_dir, results_dir, smoke_mode
+
+__all__ = [
+    "SMOKE_BANNER", "add_smoke_banner", "data_dir", "glue", "in_colab", "load_examples", "load_model",
+    "results_dir", "sample_dataset", "setup_figures", "smoke_mode", "spread",
+]
+
 SMOKE_BANNER = "SMOKE MODE: tiny random CLIP + synthetic data. Numbers are NOT meaningful."
-
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def smoke_mode() -> bool:
-    """True when ``ANOCLIP_SMOKE`` asks for the tiny random model and synthetic data."""
-    return os.environ.get(SMOKE_ENV, "").strip().lower() in _TRUE
 
 
 def in_colab() -> bool:
     """True inside a Google Colab kernel (the book's install cells run only there)."""
     return "google.colab" in sys.modules
-
-
-def data_dir() -> Path:
-    """Where the book keeps datasets: ``$ANOCLIP_DATA`` or ``~/anoclip_data``."""
-    return Path(os.environ.get("ANOCLIP_DATA", Path.home() / "anoclip_data")).expanduser()
-
-
-def results_dir() -> Path:
-    """Where the book keeps benchmark results (resumable): ``$ANOCLIP_RESULTS`` or ``~/anoclip_results``."""
-    return Path(os.environ.get("ANOCLIP_RESULTS", Path.home() / "anoclip_results")).expanduser()
 
 
 def setup_figures() -> None:

@@ -74,7 +74,7 @@ def _unique_stems(paths: Sequence[Path]) -> List[str]:
 def localize(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from .book import smoke_mode
+    from .env import smoke_mode
     from .data.images import ImageReadError, read_rgb
     from .fileio import write_csv_atomic
     from .viz.figures import save_overlay
@@ -153,7 +153,7 @@ def bench(args: argparse.Namespace) -> int:
 def prefetch(args: argparse.Namespace) -> int:
     """Fetch what the book needs once (CLIP weights), or explain how to build it offline."""
     from .backbone import resolve_checkpoint
-    from .book import smoke_mode
+    from .env import smoke_mode
 
     if smoke_mode():
         print("ANOCLIP_SMOKE=1: the book uses the tiny random model and synthetic data; nothing to fetch.")

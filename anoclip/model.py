@@ -28,7 +28,7 @@ from . import encoder as dual_path
 from . import prompts as prompt_lib
 from . import scoring
 from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, TINY_MODEL, load_clip
-from .book import smoke_mode
+from .env import smoke_mode
 from .config import AnoCLIPConfig
 from .data.images import read_rgb, to_rgb
 from .protocol import normalize

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from ..book import SMOKE_BANNER, add_smoke_banner, smoke_mode
+from ..book import SMOKE_BANNER, add_smoke_banner
+from ..env import smoke_mode
 
 ImageLike = Union[Image.Image, np.ndarray]
 Grid = Tuple[int, int]
