@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 __all__ = ["AnoCLIP", "AnoCLIPConfig", "Prediction", "TTAConfig", "__version__"]
 
-_LAZY = {"AnoCLIP": "model", "Prediction": "model", "AnoCLIPConfig": "config", "TTAConfig": "tta"}
+_LAZY = {"AnoCLIP": "model", "Prediction": "model", "AnoCLIPConfig": "config", "TTAConfig": "config"}
 
 if TYPE_CHECKING:  # static tools see the real names
-    from .config import AnoCLIPConfig
+    from .config import AnoCLIPConfig, TTAConfig
     from .model import AnoCLIP, Prediction
-    from .tta import TTAConfig
 
 
 def __getattr__(name: str):

@@ -22,53 +22,102 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from PIL import Image
 
 from . import __version__, metrics
+from .config import RESIZE_MODES, RESOLUTIONS, TTAConfig, check_choice
 from .data.errors import DataError
 from .data.images import ImageReadError
 from .data.meta import Meta, Sample, load_sample
-from .data.registry import DATASETS, DatasetInfo
+from .data.registry import DatasetDefaults, dataset_defaults
 from .fileio import write_csv_atomic, write_json_atomic, write_text_atomic
+from .methods import Localizer, get_method
 from .model import AnoCLIP
-from .protocol import RESIZE_MODES, RESOLUTIONS, image_tiles, merge_tiles, normalize, resize_map, resize_mask, resized_shape
-from .tta import TTAConfig
+from .protocol import image_tiles, merge_tiles, normalize, resize_map, resize_mask, resized_shape
 
-METRIC_COLUMNS = (
-    "pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro", "aupro_cflow",
-    "image_auroc", "image_ap", "image_f1_max",
-)
-METRIC_TITLES = {
-    "pixel_auroc": "px AUROC", "pixel_ap": "px AP", "pixel_f1_max": "px F1-max",
-    "aupro": "AUPRO", "aupro_cflow": "AUPRO (cflow)", "image_auroc": "img AUROC",
-    "image_ap": "img AP", "image_f1_max": "img F1-max",
-}
+SCORE_COLUMNS = ("image", "anomaly", "image_score", "max_pixel_score")
 
 
 class ResultsMismatchError(ValueError):
     """``out`` already holds results of a different setting; resuming would mix them."""
 
 
+def dataset_name(meta: Meta, dataset: Optional[str] = None) -> str:
+    """The data set whose defaults apply: named explicitly, else recorded in meta.json, else "custom"."""
+    return dataset or meta.info.get("dataset") or "custom"
+
+
 @dataclass(frozen=True)
 class BenchSetting:
-    """Everything that determines the numbers (and so must match to resume)."""
+    """Everything besides the model that determines the numbers, so it must match to resume.
 
-    dataset: str
-    method: str
-    method_options: Dict[str, object]
-    model: Dict[str, object]
-    tta: Optional[Dict[str, object]]
-    resize: str
-    resolution: str
-    limit: Optional[int]
-    anoclip_version: str = __version__
+    Build it once with :meth:`create` (the CLI and the book do), which fills the per-dataset
+    defaults from :func:`anoclip.data.registry.dataset_defaults` and validates every field,
+    then pass it down; the runner never re-derives a setting.
+    """
+
+    dataset: str = "custom"
+    method: str = "anoclip"
+    method_options: Mapping[str, Any] = field(default_factory=dict)
+    tta: Optional[TTAConfig] = None
+    resize: str = "square"
+    resolution: str = "official"
+    limit: Optional[int] = None
+
+    @classmethod
+    def create(
+        cls,
+        dataset: Optional[str] = None,
+        *,
+        method: str = "anoclip",
+        method_options: Optional[Mapping[str, Any]] = None,
+        tta: Union[bool, TTAConfig] = False,
+        tta_seed: Optional[int] = None,
+        resolution: str = "official",
+        limit: Optional[int] = None,
+    ) -> "BenchSetting":
+        """A validated setting; ``tta=True`` takes the dataset's official adapter and seed.
+
+        Raises ValueError for an unknown method, method option, dataset, resolution or a
+        non-positive limit — before any model is loaded or image is read.
+        """
+        name = dataset or "custom"
+        defaults = dataset_defaults(name)
+        options = dict(method_options or {})
+        get_method(method, **options)  # unknown methods and options fail here
+        check_choice("BenchSetting", "resolution", resolution, RESOLUTIONS)
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be a positive number of images per category, got {limit}.")
+        tta_config = None
+        if tta:
+            tta_config = tta if isinstance(tta, TTAConfig) else defaults.tta
+            if tta_seed is not None:
+                tta_config = tta_config.replace(seed=tta_seed)
+        return cls(
+            dataset=name.lower(), method=method, method_options=options, tta=tta_config,
+            resize=defaults.resize, resolution=resolution, limit=limit,
+        )
+
+    def __post_init__(self) -> None:
+        check_choice("BenchSetting", "resize", self.resize, RESIZE_MODES)
+        check_choice("BenchSetting", "resolution", self.resolution, RESOLUTIONS)
+
+    @property
+    def defaults(self) -> DatasetDefaults:
+        return dataset_defaults(self.dataset)
+
+    def localizer(self) -> Localizer:
+        return get_method(self.method, **self.method_options)
 
     def to_dict(self) -> Dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        data["method_options"] = dict(self.method_options)
+        data["tta"] = self.tta.to_dict() if self.tta else None
+        return data
 
 
 @dataclass
@@ -97,16 +146,6 @@ class _Loaded:
     map_shape: Tuple[int, int]
 
 
-def dataset_info(meta: Meta, dataset: Optional[str]) -> Optional[DatasetInfo]:
-    """The registry entry that sets defaults: named explicitly, else recorded in meta.json."""
-    name = dataset or meta.info.get("dataset")
-    if name is None:
-        return None
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r} for defaults; known: {sorted(DATASETS)} (or leave it out).")
-    return DATASETS[name]
-
-
 def select_samples(samples: Sequence[Sample], limit: Optional[int]) -> List[Sample]:
     """At most ``limit`` samples, alternating anomalous and normal ones in file order.
 
@@ -125,7 +164,8 @@ def select_samples(samples: Sequence[Sample], limit: Optional[int]) -> List[Samp
     return sorted(chosen, key=lambda s: order[id(s)])
 
 
-def _load(root: Path, sample: Sample, side: int, resize: str, resolution: str) -> _Loaded:
+def _load(root: Path, sample: Sample, side: int, setting: BenchSetting) -> _Loaded:
+    resize, resolution = setting.resize, setting.resolution
     image, mask = load_sample(root, sample)
     if resize == "square":
         tiles = normalize(image.resize((side, side), Image.BILINEAR))[None]
@@ -136,25 +176,25 @@ def _load(root: Path, sample: Sample, side: int, resize: str, resolution: str) -
     return _Loaded(sample, tiles, eval_mask, offsets, axis, map_shape)
 
 
-def _load_batch(root: Path, batch: Sequence[Sample], side: int, resize: str, resolution: str):
+def _load_batch(root: Path, batch: Sequence[Sample], side: int, setting: BenchSetting):
     loaded, skipped = [], []
     for sample in batch:
         try:
-            loaded.append(_load(root, sample, side, resize, resolution))
+            loaded.append(_load(root, sample, side, setting))
         except (ImageReadError, DataError) as err:
             skipped.append({"image": sample.img_path, "reason": str(err)})
     return loaded, skipped
 
 
-def _batches(root: Path, samples: Sequence[Sample], size: int, side: int, resize: str, resolution: str) -> Iterator:
+def _batches(root: Path, samples: Sequence[Sample], size: int, side: int, setting: BenchSetting) -> Iterator:
     """Batches of loaded samples; the next batch is read in a thread while the model runs."""
     chunks = [samples[i:i + size] for i in range(0, len(samples), size)]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_load_batch, root, chunks[0], side, resize, resolution) if chunks else None
+        pending = pool.submit(_load_batch, root, chunks[0], side, setting) if chunks else None
         for index in range(len(chunks)):
             current = pending.result()
             if index + 1 < len(chunks):
-                pending = pool.submit(_load_batch, root, chunks[index + 1], side, resize, resolution)
+                pending = pool.submit(_load_batch, root, chunks[index + 1], side, setting)
             yield current, len(chunks[index])
 
 
@@ -162,30 +202,29 @@ def evaluate_category(
     model: AnoCLIP,
     meta: Meta,
     category: str,
-    class_name: str,
+    setting: BenchSetting,
     *,
-    tta: Optional[TTAConfig] = None,
-    method: str = "anoclip",
-    method_options: Optional[Dict[str, object]] = None,
-    resize: str = "square",
-    resolution: str = "official",
-    limit: Optional[int] = None,
     batch_size: int = 8,
     progress: bool = True,
 ) -> Tuple[CategoryResult, List[Dict[str, object]]]:
-    """Predict and score one category; returns its result and per-image score rows."""
+    """Predict and score one category under ``setting``; returns its result and per-image rows.
+
+    ``model`` already carries the dataset's text settings (see :func:`run_benchmark`).
+    """
     from tqdm.auto import tqdm
 
-    samples = select_samples(meta.samples(category, "test"), limit)
+    localizer = setting.localizer()
+    class_name = setting.defaults.prompt_name(category)
+    samples = select_samples(meta.samples(category, "test"), setting.limit)
     pixels = metrics.PixelScores()
     scores, labels, rows, skipped = [], [], [], []
     start = time.perf_counter()
     with tqdm(total=len(samples), desc=category, unit="img", disable=not progress, leave=False) as bar:
-        for (loaded, failed), count in _batches(meta.root, samples, batch_size, model.image_size, resize, resolution):
+        for (loaded, failed), count in _batches(meta.root, samples, batch_size, model.image_size, setting):
             skipped.extend(failed)
             for item in failed:
                 warnings.warn(f"skipped {item['image']}: {item['reason']}", stacklevel=2)
-            for item, maps, image_score in _predict(model, loaded, class_name, tta, method, method_options or {}):
+            for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting.tta):
                 full = resize_map(merge_tiles(maps, item.offsets, item.axis, item.map_shape), item.mask.shape)
                 pixels.add(full.cpu().numpy(), item.mask)
                 scores.append(image_score)
@@ -206,14 +245,14 @@ def evaluate_category(
         })
     result = CategoryResult(
         category=category,
-        metrics={name: float(values.get(name, math.nan)) for name in METRIC_COLUMNS},
+        metrics={name: float(values.get(name, math.nan)) for name in metrics.METRICS},
         images=len(scores), anomalous=int(sum(labels)), seconds=seconds, skipped=skipped,
     )
     return result, rows
 
 
-def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, tta: Optional[TTAConfig], method: str,
-             method_options: Dict[str, object]):
+def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, localizer: Localizer,
+             tta: Optional[TTAConfig]):
     """Yield (item, tile maps (T, S, S), image score) per loaded sample.
 
     Images that tile alike go through the model in one batch; a batch mixing tile counts
@@ -227,8 +266,7 @@ def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, tta: Op
     for group in groups:
         per_image = group[0].tiles.shape[0]
         prediction = model.predict(
-            torch.cat([item.tiles for item in group]), class_name, tta=tta or False, method=method,
-            tiles_per_image=per_image, method_options=method_options,
+            torch.cat([item.tiles for item in group]), class_name, localizer, tta or False, tiles_per_image=per_image,
         )
         maps = prediction.anomaly_maps.float().split(per_image)
         scores = prediction.image_scores.float().split(per_image)
@@ -236,11 +274,12 @@ def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, tta: Op
             yield item, item_maps, float(item_scores.mean())
 
 
-def _check_setting(out: Path, setting: BenchSetting, overwrite: bool) -> None:
+def _check_setting(out: Path, record: Dict[str, object], overwrite: bool) -> None:
+    record = json.loads(json.dumps(record))  # compare as stored: tuples become lists
     config_file = out / "config.json"
     if config_file.is_file() and not overwrite:
         previous = json.loads(config_file.read_text())
-        mismatched = sorted(key for key, value in setting.to_dict().items() if previous.get(key) != value)
+        mismatched = sorted(key for key, value in record.items() if previous.get(key) != value)
         if mismatched:
             raise ResultsMismatchError(
                 f"{out} holds results of another setting (differs in: {', '.join(mismatched)}). "
@@ -249,7 +288,7 @@ def _check_setting(out: Path, setting: BenchSetting, overwrite: bool) -> None:
     if overwrite:
         for stale in list((out / "categories").glob("*.json")) + list((out / "scores").glob("*.csv")):
             stale.unlink()
-    write_json_atomic(config_file, setting.to_dict())
+    write_json_atomic(config_file, record)
 
 
 def load_category_result(path: Path) -> CategoryResult:
@@ -261,52 +300,31 @@ def run_benchmark(
     model: AnoCLIP,
     root: Union[str, Path],
     out: Union[str, Path],
+    setting: Optional[BenchSetting] = None,
     *,
-    dataset: Optional[str] = None,
     categories: Optional[Sequence[str]] = None,
-    tta: Union[bool, TTAConfig] = False,
-    method: str = "anoclip",
-    method_options: Optional[Dict[str, object]] = None,
-    resolution: str = "official",
-    limit: Optional[int] = None,
     batch_size: int = 8,
     overwrite: bool = False,
     progress: bool = True,
 ) -> List[CategoryResult]:
     """Evaluate ``model`` on the test split of the dataset at ``root``, category by category.
 
-    ``dataset`` (or the name recorded in meta.json) only picks defaults: texture prompt
-    domains, prompt names, the TTA adapter and seed, the image-score views and the resize
-    protocol (VisA tiles). Returns the results of every requested category, finished now or
-    earlier (resume).
+    ``setting`` (see :class:`BenchSetting`; default: AnoCLIP under the defaults of the data set
+    recorded in meta.json) fixes the method, TTA, protocol and limit; the model gets that data
+    set's texture classes and image-score views. Unknown categories and method options that do
+    not fit this ViT fail before any image is read. Returns the results of every requested
+    category, finished now or earlier (resume).
     """
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}.")
     meta = Meta.load(root)
-    info = dataset_info(meta, dataset)
-    name = info.name if info else (dataset or "custom")
+    setting = setting or BenchSetting.create(dataset_name(meta))
     wanted = list(categories) if categories else meta.categories("test")
     for category in wanted:
         meta.samples(category, "test")  # unknown categories fail here, before any work
-    prompt_name = info.prompt_name if info else (lambda category: category)
-    if info is not None:
-        model = model.with_config(
-            texture_classes=frozenset(prompt_name(c) for c in info.textures), image_views=info.image_views
-        )
-    tta_config = None
-    if tta:
-        tta_config = tta if isinstance(tta, TTAConfig) else TTAConfig.for_dataset(name)
-        if info is not None and not isinstance(tta, TTAConfig):
-            tta_config = TTAConfig(**{**tta_config.to_dict(), "adapter": info.tta_adapter})
-    resize = info.resize.replace("visa-tiles", "tiles") if info else "square"
-    assert resize in RESIZE_MODES
-    setting = BenchSetting(
-        dataset=name, method=method, method_options=dict(method_options or {}), model=model.describe(),
-        tta=tta_config.to_dict() if tta_config else None,
-        resize=resize, resolution=resolution, limit=limit,
-    )
+    setting.localizer().check(model.clip.visual)
+    model = model.with_config(setting.defaults.model_config(model.config))
+    record = {**setting.to_dict(), "model": model.describe(), "anoclip_version": __version__}
     out = Path(out)
-    _check_setting(out, setting, overwrite)
+    _check_setting(out, record, overwrite)
 
     results = []
     for category in wanted:
@@ -314,16 +332,12 @@ def run_benchmark(
         if done.is_file():
             results.append(load_category_result(done))
             continue
-        result, rows = evaluate_category(
-            model, meta, category, prompt_name(category), tta=tta_config, method=method,
-            method_options=method_options, resize=resize,
-            resolution=resolution, limit=limit, batch_size=batch_size, progress=progress,
-        )
-        write_csv_atomic(out / "scores" / f"{category}.csv", rows, ["image", "anomaly", "image_score", "max_pixel_score"])
+        result, rows = evaluate_category(model, meta, category, setting, batch_size=batch_size, progress=progress)
+        write_csv_atomic(out / "scores" / f"{category}.csv", rows, SCORE_COLUMNS)
         write_json_atomic(done, asdict(result))  # last: its presence marks the category finished
         results.append(result)
-        write_reports(out, results, setting)
-    write_reports(out, results, setting)
+        write_reports(out, results, record)
+    write_reports(out, results, record)
     return results
 
 
@@ -331,7 +345,7 @@ def mean_over_categories(results: Sequence[CategoryResult]) -> Dict[str, float]:
     """Unweighted mean over categories, as the papers report; categories where a metric is
     undefined (NaN) are left out of that metric's mean."""
     means = {}
-    for name in METRIC_COLUMNS:
+    for name in metrics.METRICS:
         values = [r.metrics[name] for r in results if not math.isnan(r.metrics[name])]
         means[name] = float(np.mean(values)) if values else math.nan
     return means
@@ -345,9 +359,13 @@ def _percent(value: float) -> str:
     return "–" if math.isnan(value) else f"{100 * value:.1f}"
 
 
-def write_reports(out: Path, results: Sequence[CategoryResult], setting: BenchSetting) -> None:
-    """results.csv (fractions, full precision) and results.md (percent, one decimal)."""
-    fields = ["category", *METRIC_COLUMNS, "images", "anomalous", "ms_per_image", "skipped"]
+def write_reports(out: Path, results: Sequence[CategoryResult], record: Mapping[str, Any]) -> None:
+    """results.csv (fractions, full precision) and results.md (percent, one decimal).
+
+    ``record`` is what config.json holds: the setting plus the model's description.
+    """
+    columns = metrics.METRICS
+    fields = ["category", *columns, "images", "anomalous", "ms_per_image", "skipped"]
     rows = [
         {"category": r.category, **r.metrics, "images": r.images, "anomalous": r.anomalous,
          "ms_per_image": f"{r.ms_per_image:.1f}", "skipped": len(r.skipped)}
@@ -358,23 +376,24 @@ def write_reports(out: Path, results: Sequence[CategoryResult], setting: BenchSe
                  "anomalous": sum(r.anomalous for r in results), "ms_per_image": "", "skipped": sum(len(r.skipped) for r in results)})
     write_csv_atomic(out / "results.csv", rows, fields)
 
-    model = setting.model
+    model = record["model"]
+    limit = record["limit"]
     lines = [
-        f"# {setting.dataset}: {setting.method}{_options_text(setting.method_options)}{' + TTA' if setting.tta else ''}",
+        f"# {record['dataset']}: {record['method']}{_options_text(record['method_options'])}{' + TTA' if record['tta'] else ''}",
         "",
-        f"Model {model['model']} / {model['pretrained']} at {model['image_size']} px; resize `{setting.resize}`, "
-        f"evaluated at {'the official 240-px-style model resolution' if setting.resolution == 'official' else 'native mask resolution'}"
-        f"{f'; at most {setting.limit} images per category' if setting.limit else ''}. Values in %; "
+        f"Model {model['model']} / {model['pretrained']} at {model['image_size']} px; resize `{record['resize']}`, "
+        f"evaluated at {'the official 240-px-style model resolution' if record['resolution'] == 'official' else 'native mask resolution'}"
+        f"{f'; at most {limit} images per category' if limit else ''}. Values in %; "
         "AUPRO = MVTec definition (FPR ≤ 0.3), AUPRO (cflow) = the 200-threshold variant most zero-shot repos report.",
         "",
     ]
     if model.get("random_weights"):
         lines += ["**RANDOM WEIGHTS (smoke mode): these numbers are NOT meaningful.**", ""]
-    header = ["category", *(METRIC_TITLES[m] for m in METRIC_COLUMNS), "images", "ms/img"]
+    header = ["category", *(metrics.METRIC_TITLES[m] for m in columns), "images", "ms/img"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in results:
-        lines.append("| " + " | ".join([r.category, *(_percent(r.metrics[m]) for m in METRIC_COLUMNS), str(r.images), f"{r.ms_per_image:.0f}"]) + " |")
-    lines.append("| " + " | ".join(["**mean**", *(f"**{_percent(mean[m])}**" for m in METRIC_COLUMNS), str(sum(r.images for r in results)), ""]) + " |")
+        lines.append("| " + " | ".join([r.category, *(_percent(r.metrics[m]) for m in columns), str(r.images), f"{r.ms_per_image:.0f}"]) + " |")
+    lines.append("| " + " | ".join(["**mean**", *(f"**{_percent(mean[m])}**" for m in columns), str(sum(r.images for r in results)), ""]) + " |")
     skipped = [item for r in results for item in r.skipped]
     if skipped:
         lines += ["", f"Skipped {len(skipped)} file(s):", ""] + [f"- `{item['image']}`: {item['reason']}" for item in skipped]

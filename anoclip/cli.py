@@ -119,28 +119,28 @@ def localize(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from .bench import ResultsMismatchError, run_benchmark
+    from .bench import BenchSetting, ResultsMismatchError, dataset_name, run_benchmark
     from .data import DataError, Meta, make_synthetic_dataset
     from .data.meta import META_FILE
-    from .tta import TTAConfig
 
     root = Path(args.root)
     if args.smoke and not (root / META_FILE).is_file():
         print(f"--smoke: writing a small synthetic dataset to {root}", file=sys.stderr)
         make_synthetic_dataset(root)
     try:
-        Meta.load(root)  # a wrong root fails before the (slow) model load
-    except DataError as err:
+        meta = Meta.load(root)  # a wrong root fails before the (slow) model load
+        setting = BenchSetting.create(
+            dataset_name(meta, args.dataset), method=args.method, method_options=dict(args.method_option),
+            tta=args.tta, tta_seed=args.tta_seed, resolution=args.resolution, limit=args.limit,
+        )
+    except (DataError, ValueError) as err:
         raise CLIError(str(err)) from err
     model = _load_model(args)
     if model.random_weights:
         print("WARNING: random weights (smoke mode) — the numbers are NOT meaningful.", file=sys.stderr)
-    tta = TTAConfig(seed=args.tta_seed) if args.tta and args.tta_seed is not None else args.tta
     try:
         results = run_benchmark(
-            model, root, args.out, dataset=args.dataset, categories=args.categories, tta=tta,
-            method=args.method, method_options=dict(args.method_option), resolution=args.resolution,
-            limit=args.limit, batch_size=args.batch_size,
+            model, root, args.out, setting, categories=args.categories, batch_size=args.batch_size,
             overwrite=args.overwrite,
         )
     except (DataError, ResultsMismatchError, ValueError) as err:

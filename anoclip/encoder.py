@@ -8,7 +8,7 @@ attention, a second attention whose queries and keys are the block's *values*:
 content, so this attention stays local. The V-V stream accumulates those outputs (projected by
 the block's own ``out_proj``) on top of the stream that entered its first block, with no MLP and
 no LayerNorm of its own; every block computes both attentions from the *original* stream, so the
-CLS token and the original path stay bit-for-bit vanilla CLIP.
+CLS token and the original path compute exactly what vanilla CLIP computes (equal up to float rounding).
 
 With ``ori_l`` the vanilla residual stream after block ``l`` and ``s`` the first V-V block::
 
@@ -20,7 +20,7 @@ The functions below read each block's weights (``in_proj``, ``out_proj``, ``ln_1
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import List, Optional, Tuple
 
 import torch
@@ -51,16 +51,34 @@ class LayerTaps:
 
 @dataclass
 class ImageEncoding:
-    """Encoder outputs in CLIP's joint space (after ``ln_post`` and ``proj``), not normalised.
+    """What a localizer's encoder returns, in CLIP's joint space (after ``ln_post``/``proj``).
 
-    ``cls`` (B, D) equals ``clip.encode_image``; ``patches`` (B, N, D) are the final V-V patch
-    tokens (or q-k tokens when the V-V path is off), row-major over the ``grid`` (h, w).
+    ``cls`` (B, D) is always vanilla CLIP's image embedding (``clip.visual(x)``, not
+    normalised); ``patches`` (B, N, D) are the localizer's patch tokens, row-major over
+    ``grid`` (h, w), or None for localizers that score without patch tokens (WinCLIP's windows,
+    the broadcast CLS score) — those cannot be test-time adapted.
     """
 
     cls: Tensor
-    patches: Tensor
+    patches: Optional[Tensor]
     grid: Tuple[int, int]
     taps: Optional[LayerTaps] = None
+
+    def float(self) -> "ImageEncoding":
+        """A copy whose floating-point tensors are float32 (autocast may have produced bf16/fp16).
+
+        Fields holding a tensor or a list of tensors are converted (subclasses add such fields);
+        integer tensors such as indices are kept as they are.
+        """
+
+        def as_float(value):
+            if isinstance(value, Tensor):
+                return value.float() if value.is_floating_point() else value
+            if isinstance(value, list):
+                return [as_float(item) for item in value]
+            return value
+
+        return replace(self, **{item.name: as_float(getattr(self, item.name)) for item in fields(self) if item.name != "taps"})
 
 
 def check_supported(visual: nn.Module) -> None:
@@ -90,13 +108,17 @@ def num_heads(block: ResidualAttentionBlock) -> int:
     return block.attn.num_heads
 
 
-def embed(visual: VisionTransformer, images: Tensor) -> Tensor:
-    """Patch embedding + CLS token + positional embedding + ``ln_pre``: (B, 1+N, W)."""
+def positioned_tokens(visual: VisionTransformer, images: Tensor) -> Tensor:
+    """Patch embedding + CLS token + positional embedding, before ``ln_pre``: (B, 1+N, W)."""
     x = visual.conv1(images)  # (B, W, h, w)
     x = x.flatten(2).transpose(1, 2)  # (B, N, W)
     cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-    x = torch.cat([cls, x], dim=1) + visual.positional_embedding.to(x.dtype)
-    return visual.ln_pre(x)
+    return torch.cat([cls, x], dim=1) + visual.positional_embedding.to(x.dtype)
+
+
+def embed(visual: VisionTransformer, images: Tensor) -> Tensor:
+    """The stream entering the first block: ``ln_pre`` of :func:`positioned_tokens`, (B, 1+N, W)."""
+    return visual.ln_pre(positioned_tokens(visual, images))
 
 
 def qkv(block: ResidualAttentionBlock, h: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -140,12 +162,21 @@ def grid_size(visual: VisionTransformer) -> Tuple[int, int]:
     return tuple(visual.grid_size)
 
 
+def check_vv_start(visual: VisionTransformer, vv_start: Optional[int]) -> None:
+    """The one check of a V-V start block: None (no V-V path) or a block index of this ViT."""
+    blocks = len(visual.transformer.resblocks)
+    if vv_start is not None and not (isinstance(vv_start, int) and 0 <= vv_start < blocks):
+        raise ValueError(
+            f"V-V start block {vv_start!r} is outside this ViT's blocks 0..{blocks - 1} "
+            "(0 = every block, as AnoCLIP; None = no V-V path)."
+        )
+
+
 def encode(
     visual: VisionTransformer,
     images: Tensor,
     *,
-    vv: bool = True,
-    vv_start: int = 0,
+    vv_start: Optional[int] = 0,
     taps: bool = False,
 ) -> ImageEncoding:
     """Run the dual-path forward over an open_clip ViT.
@@ -153,23 +184,21 @@ def encode(
     Args:
         visual: ``clip.visual``, read only.
         images: (B, 3, S, S) preprocessed images at the model's input size.
-        vv: when False, ``patches`` are the q-k path's own patch tokens (vanilla CLIP).
-        vv_start: 0-based index of the first block with a V-V path (0 = every block, faithful).
-            The V-V stream starts from the original stream entering that block.
+        vv_start: 0-based index of the first block with a V-V path (0 = every block, faithful);
+            the V-V stream starts from the original stream entering that block. ``None``: no
+            V-V path, ``patches`` are the q-k path's own patch tokens (vanilla CLIP).
         taps: also return per-block tokens and attention maps of both paths (slower: attention
             is then computed explicitly instead of with the fused kernel).
     """
-    blocks = visual.transformer.resblocks
-    if not 0 <= vv_start < len(blocks):
-        raise ValueError(f"vv_start={vv_start} is outside this ViT's blocks 0..{len(blocks) - 1}.")
+    check_vv_start(visual, vv_start)
     record = LayerTaps() if taps else None
     original = embed(visual, images)
     value_stream: Optional[Tensor] = None
-    for index, block in enumerate(blocks):
+    for index, block in enumerate(visual.transformer.resblocks):
         queries, keys, values = qkv(block, block.ln_1(original))
         qk_weights = attention_weights(queries, keys) if taps else None
         attn_out = block.ls_1(out_project(block, attend(queries, keys, values, qk_weights)))
-        vv_active = vv and index >= vv_start
+        vv_active = vv_start is not None and index >= vv_start
         vv_weights = attention_weights(values, values) if taps and vv_active else None
         if vv_active:
             if value_stream is None:
@@ -183,7 +212,7 @@ def encode(
             record.qk_attention.append(qk_weights.detach().clone())
             record.vv_tokens.append(value_stream.detach().clone() if vv_active else None)
             record.vv_attention.append(vv_weights.detach().clone() if vv_active else None)
-    local = value_stream if vv else original
+    local = original if value_stream is None else value_stream
     return ImageEncoding(
         cls=project(visual, original[:, 0]),
         patches=project(visual, local[:, 1:]),

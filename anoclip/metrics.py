@@ -36,6 +36,8 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = [
+    "METRICS",
+    "METRIC_TITLES",
     "MetricInputError",
     "UndefinedMetricWarning",
     "PixelScores",
@@ -49,6 +51,18 @@ __all__ = [
     "image_f1_max",
     "image_aupr_trapezoid",
 ]
+
+#: The metric names, in report order: the columns of ``anoclip bench`` and of published.csv.
+METRICS = (
+    "pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro", "aupro_cflow",
+    "image_auroc", "image_ap", "image_f1_max",
+)
+#: Short column titles for tables.
+METRIC_TITLES = {
+    "pixel_auroc": "px AUROC", "pixel_ap": "px AP", "pixel_f1_max": "px F1-max",
+    "aupro": "AUPRO", "aupro_cflow": "AUPRO (cflow)", "image_auroc": "img AUROC",
+    "image_ap": "img AP", "image_f1_max": "img F1-max",
+}
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 

@@ -1,22 +1,24 @@
 """``AnoCLIP``: a frozen open_clip model plus the zero-shot anomaly localization pipeline.
 
-Read top to bottom, this file is the method::
+Read top to bottom, :meth:`AnoCLIP.predict` is the method, one arrow of the design per line::
 
-    preprocess   images → (B, 3, S, S), square resize + CLIP normalisation
-    encode_image dual-path forward → CLS (B, D) and V-V patch tokens (B, N, D)
-    text_prototypes  prompt ensemble → (2, D) unit vectors (normal, abnormal), cached per class
-    predict      patch tokens (→ optional TTA) → patch scores → smoothed, upsampled anomaly maps;
-                 CLS over 22 views → image scores
+    images ─preprocess─▶ (B, 3, S, S)
+           ─localizer.encode─▶ vanilla CLS (B, D) + patch tokens (B, N, D)   [the method]
+    tokens ─[TTA adapter]─▶ tokens'
+    tokens' · text prototypes ─softmax(T)─▶ patch scores (B, h, w) ─smooth, upsample─▶ maps (B, S, S)
+    CLS (× 22 views) · prototypes ─softmax(T), mean─▶ image scores (B,)
 
-The open_clip model is only read: ``model.clip.encode_image`` is still vanilla CLIP.
+The localizer (:mod:`anoclip.methods`) chooses the encoder; :class:`~anoclip.config.AnoCLIPConfig`
+holds the text and scoring settings. The open_clip model is only read: ``model.clip`` stays a
+working vanilla CLIP.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import warnings
-from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, replace
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -24,17 +26,20 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import encoder as dual_path
 from . import prompts as prompt_lib
 from . import scoring
 from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, TINY_MODEL, load_clip
-from .env import smoke_mode
-from .config import AnoCLIPConfig
+from .config import AnoCLIPConfig, TTAConfig
 from .data.images import read_rgb, to_rgb
+from .encoder import ImageEncoding, check_supported, grid_size
+from .env import smoke_mode
+from .methods import DualPathLocalizer, Localizer, get_method
 from .protocol import normalize
-from .tta import LossFn, TTAConfig, adapt_tokens
+from .tta import LossFn, adapt_tokens
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+Images = Union[Tensor, ImageInput, Sequence[ImageInput]]
+Method = Union[str, Localizer]
 _VIEW_CHUNK = 64  # augmented views encoded per forward pass
 
 
@@ -54,8 +59,11 @@ class Prediction:
     Attributes:
         anomaly_maps: (B, S, S) in [0, 1] at the model's input resolution.
         patch_scores: (B, h, w) abnormal probability per patch, before smoothing.
-        image_scores: (B,) image-level abnormal probability.
-        method: the localizer that produced the patch scores.
+        image_scores: (B,) image-level abnormal probability (None if not asked for).
+        class_name: the category name used in the prompts.
+        method: name of the localizer that produced the patch scores.
+        config: the text and scoring settings used (the model's, plus the method's
+            ``paper_config``).
         tta_losses: (B, steps) TTA loss per step when TTA ran, else None.
         patch_scores_before_tta: (B, h, w) zero-shot patch scores when TTA ran, else None.
         anomaly_maps_before_tta: (B, S, S) zero-shot anomaly maps when TTA ran, else None.
@@ -63,9 +71,10 @@ class Prediction:
 
     anomaly_maps: Tensor
     patch_scores: Tensor
-    image_scores: Tensor
+    image_scores: Optional[Tensor]
     class_name: str
-    method: str = "anoclip"
+    method: str
+    config: AnoCLIPConfig
     tta_losses: Optional[Tensor] = None
     patch_scores_before_tta: Optional[Tensor] = None
     anomaly_maps_before_tta: Optional[Tensor] = None
@@ -86,7 +95,7 @@ class AnoCLIP:
         random_weights: bool = False,
         _text_cache: Optional[Dict[tuple, TextBank]] = None,
     ) -> None:
-        dual_path.check_supported(clip.visual)
+        check_supported(clip.visual)
         self.clip = clip
         self.tokenizer = tokenizer
         self.image_size = int(image_size)
@@ -94,9 +103,6 @@ class AnoCLIP:
         self.name = name
         self.pretrained = pretrained
         self.random_weights = random_weights
-        blocks = len(clip.visual.transformer.resblocks)
-        if self.config.vv_start >= blocks:
-            raise ValueError(f"config.vv_start={self.config.vv_start} but {name} has only {blocks} blocks.")
         self._text_cache: Dict[tuple, TextBank] = {} if _text_cache is None else _text_cache
 
     # ---------------------------------------------------------------- construction
@@ -119,7 +125,7 @@ class AnoCLIP:
             image_size: input side; ``None`` = the architecture's native size (240 for the
                 default ViT-B-16-plus-240). Other sizes interpolate the positional embedding.
             device: ``None`` picks CUDA when available.
-            config: pipeline switches; ``None`` = faithful defaults.
+            config: text and scoring settings; ``None`` = faithful defaults.
 
         With ``ANOCLIP_SMOKE=1`` in the environment the tiny random model is returned whatever
         the arguments, with a warning: smoke mode exists for CI and offline machines only.
@@ -139,12 +145,12 @@ class AnoCLIP:
         )
 
     def with_config(self, config: Optional[AnoCLIPConfig] = None, **changes) -> "AnoCLIP":
-        """The same CLIP (shared, not copied) with another config — for ablations.
+        """The same CLIP (shared, not copied) with other text and scoring settings — for ablations.
 
-        Text prototypes computed so far are shared too: their cache key includes every
-        config field that affects them.
+        Text prototypes computed so far are shared too: their cache key includes every config
+        field that affects them.
         """
-        new_config = (config or self.config).replace(**changes) if changes else (config or self.config)
+        new_config = (config or self.config).replace(**changes)
         return AnoCLIP(
             self.clip, self.tokenizer, self.image_size, new_config,
             name=self.name, pretrained=self.pretrained, random_weights=self.random_weights,
@@ -157,7 +163,7 @@ class AnoCLIP:
 
     @property
     def grid(self) -> Tuple[int, int]:
-        return dual_path.grid_size(self.clip.visual)
+        return grid_size(self.clip.visual)
 
     @property
     def embed_dim(self) -> int:
@@ -192,7 +198,7 @@ class AnoCLIP:
             batch.append(normalize(rgb.resize((self.image_size, self.image_size), Image.BILINEAR)))
         return torch.stack(batch).to(self.device)
 
-    def _as_batch(self, images: Union[Tensor, ImageInput, Sequence[ImageInput]]) -> Tensor:
+    def _as_batch(self, images: Images) -> Tensor:
         if isinstance(images, Tensor):
             if images.ndim == 3:
                 images = images.unsqueeze(0)
@@ -212,75 +218,83 @@ class AnoCLIP:
         dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
         return torch.autocast("cuda", dtype=dtype)
 
-    # ---------------------------------------------------------------- encoders
-    def encode_image(self, images: Union[Tensor, ImageInput, Sequence[ImageInput]], taps: bool = False) -> dual_path.ImageEncoding:
-        """Dual-path encoding: ``.cls`` (B, D) = ``clip.encode_image``, ``.patches`` (B, N, D).
-
-        ``taps=True`` also returns per-block tokens and attention maps of both paths.
-        """
-        x = self._as_batch(images)
+    @contextlib.contextmanager
+    def _frozen_forward(self) -> Iterator[None]:
+        """The one context every CLIP forward runs in: inference mode at the configured precision."""
         with torch.inference_mode(), self.autocast():
-            encoding = dual_path.encode(
-                self.clip.visual, x, vv=self.config.vv, vv_start=self.config.vv_start, taps=taps
-            )
-        encoding.cls, encoding.patches = encoding.cls.float(), encoding.patches.float()
-        return encoding
+            yield
 
-    def _text_key(self, class_name: str) -> tuple:
-        c = self.config
-        return (class_name, c.prompts, c.ensemble, c.clean_names, class_name in c.texture_classes)
+    # ---------------------------------------------------------------- text
+    def _text_key(self, class_name: str, config: AnoCLIPConfig) -> tuple:
+        return (class_name, config.prompts, config.ensemble, config.clean_names, class_name in config.texture_classes)
 
-    def text_bank(self, class_name: str) -> TextBank:
+    def text_bank(self, class_name: str, config: Optional[AnoCLIPConfig] = None) -> TextBank:
         """Prototypes and sentence embeddings of a class; computed once per prompt setting."""
-        key = self._text_key(class_name)
+        config = config or self.config
+        key = self._text_key(class_name, config)
         if key not in self._text_cache:
             normal, abnormal = prompt_lib.build_sentences(
-                class_name, self.config.prompts, texture=key[-1], clean_names=self.config.clean_names
+                class_name, config.prompts, texture=key[-1], clean_names=config.clean_names
             )
             with torch.inference_mode():
                 raw = prompt_lib.encode_sentences(self.clip, self.tokenizer, normal + abnormal)
             raw_normal, raw_abnormal = raw[: len(normal)], raw[len(normal):]
             prototypes = torch.stack([
-                prompt_lib.ensemble(raw_normal, self.config.ensemble),
-                prompt_lib.ensemble(raw_abnormal, self.config.ensemble),
+                prompt_lib.ensemble(raw_normal, config.ensemble),
+                prompt_lib.ensemble(raw_abnormal, config.ensemble),
             ])
             self._text_cache[key] = TextBank(prototypes, F.normalize(raw, dim=-1), len(normal))
         return self._text_cache[key]
 
-    def text_prototypes(self, class_name: str) -> Tensor:
+    def text_prototypes(self, class_name: str, config: Optional[AnoCLIPConfig] = None) -> Tensor:
         """(2, D) unit vectors: row 0 normal, row 1 abnormal. Cached per class."""
-        return self.text_bank(class_name).prototypes
+        return self.text_bank(class_name, config).prototypes
 
-    # ---------------------------------------------------------------- scores
-    def image_scores(self, images: Union[Tensor, ImageInput, Sequence[ImageInput]], class_name: str, cls: Optional[Tensor] = None) -> Tensor:
-        """(B,) abnormal probability of each image from the CLS token, averaged over views.
+    # ---------------------------------------------------------------- images → embeddings
+    def encode_image(self, images: Images, method: Method = "anoclip", taps: bool = False) -> ImageEncoding:
+        """The method's encoding: ``.cls`` (B, D) = vanilla CLIP, ``.patches`` (B, N, D).
 
-        ``cls`` may pass the un-augmented CLS embedding already computed (saves a forward when
-        ``image_views == 1``).
+        ``taps=True`` also returns per-block tokens and attention maps of both paths; only the
+        dual-path methods (``anoclip``, ``vv``, ``clip-patch``) record them.
         """
-        prototypes = self.text_prototypes(class_name)
-        if self.config.image_views == 1 and cls is not None:
-            return scoring.image_scores(cls.unsqueeze(0), prototypes, self.config.temperature)
+        localizer = get_method(method)
+        if taps and not isinstance(localizer, DualPathLocalizer):
+            raise ValueError(f"Method {localizer.info.name!r} records no taps; use anoclip, vv or clip-patch.")
+        return self._encode(localizer, self._as_batch(images), taps)
+
+    def _encode(self, localizer: Localizer, x: Tensor, taps: bool = False) -> ImageEncoding:
+        localizer.check(self.clip.visual)
+        with self._frozen_forward():
+            visual = self.clip.visual
+            encoding = localizer.encode(visual, x, taps=True) if taps else localizer.encode(visual, x)
+            return encoding.float()
+
+    def _view_embeddings(self, x: Tensor, views: int) -> Tensor:
+        """Vanilla CLS embeddings of the image-score views: (V, B, D).
+
+        Only the original (q-k) path matters for CLS, so plain CLIP encodes the views, in chunks
+        so that 22 views of a large batch do not all sit in memory at once.
+        """
+        with self._frozen_forward():
+            stacked = scoring.augment_views(x, views)  # (V, B, 3, S, S)
+            flat = torch.cat([self.clip.visual(chunk).float() for chunk in stacked.flatten(0, 1).split(_VIEW_CHUNK)])
+        return flat.view(stacked.shape[0], stacked.shape[1], -1)
+
+    def image_scores(self, images: Images, class_name: str, method: Method = "anoclip") -> Tensor:
+        """(B,) abnormal probability of each image from the CLS token, averaged over the views.
+
+        It depends on the method only through its ``paper_config`` (WinCLIP's prompts and single
+        view), never on its encoder, so one computation serves every other localizer and TTA.
+        """
+        config = self.config.replace(**get_method(method).paper_config)
         x = self._as_batch(images)
-        with torch.inference_mode(), self.autocast():
-            views = scoring.augment_views(x, self.config.image_views)  # (V, B, 3, S, S)
-            # Only the original (q-k) path matters for CLS, so plain CLIP encodes the views,
-            # in chunks so that 22 views of a large batch do not all sit in memory at once.
-            flat = torch.cat([self.clip.encode_image(chunk).float() for chunk in views.flatten(0, 1).split(_VIEW_CHUNK)])
-        cls_views = flat.view(views.shape[0], views.shape[1], -1)
-        return scoring.image_scores(cls_views, prototypes, self.config.temperature)
+        prototypes = self.text_prototypes(class_name, config)
+        return scoring.image_scores(self._view_embeddings(x, config.image_views), prototypes, config.temperature)
 
-    def patch_scores(self, tokens: Tensor, prototypes: Tensor) -> Tensor:
-        """(B, N, D) patch tokens → (B, h, w) abnormal probabilities at the configured temperature."""
-        return scoring.to_grid(scoring.abnormal_probability(tokens, prototypes, self.config.temperature), self.grid)
-
-    def anomaly_maps(self, patch_scores: Tensor) -> Tensor:
-        """(B, h, w) patch scores → (B, S, S) maps in [0, 1], with the configured smoothing."""
-        size = (self.image_size, self.image_size)
-        return scoring.anomaly_maps(patch_scores, size, self.config.smoothing, self.config.sigma).clamp(0.0, 1.0)
-
+    # ---------------------------------------------------------------- the pipeline
     def _adapt(
-        self, tokens: Tensor, bank: TextBank, config: TTAConfig, tiles_per_image: int, loss_fn: Optional[LossFn]
+        self, tokens: Tensor, bank: TextBank, config: TTAConfig, temperature: float, tiles_per_image: int,
+        loss_fn: Optional[LossFn],
     ) -> Tuple[Tensor, Tensor]:
         """Test-time adapted tokens (B, N, D) and the per-image losses; one adapter per image,
         shared by its ``tiles_per_image`` consecutive tiles."""
@@ -288,58 +302,65 @@ class AnoCLIP:
         if batch % tiles_per_image:
             raise ValueError(f"{batch} inputs do not split into images of {tiles_per_image} tiles.")
         grouped = tokens.reshape(batch // tiles_per_image, tiles_per_image * patches, dim)
-        result = adapt_tokens(grouped, bank.prototypes, bank.sentences, config, self.config.temperature, loss_fn)
+        result = adapt_tokens(grouped, bank.prototypes, bank.sentences, config, temperature, loss_fn)
         return result.tokens.reshape(batch, patches, dim), result.losses
 
     def predict(
         self,
-        images: Union[Tensor, ImageInput, Sequence[ImageInput]],
+        images: Images,
         class_name: str,
+        method: Method = "anoclip",
         tta: Union[bool, TTAConfig] = False,
-        method: str = "anoclip",
+        *,
         tiles_per_image: int = 1,
-        method_options: Optional[Dict[str, object]] = None,
         tta_loss: Optional[LossFn] = None,
+        image_scores: bool = True,
     ) -> Prediction:
         """Anomaly maps, patch scores and image scores for a batch of one class.
 
         Args:
             images: preprocessed (B, 3, S, S) tensor, or anything :meth:`preprocess` accepts.
             class_name: the category name used in the prompts (e.g. "bottle").
+            method: a localizer name from :mod:`anoclip.methods` (default "anoclip") or a
+                localizer with options, e.g. ``get_method("vv", start=6)``.
             tta: False, True (official MVTec TTA settings) or a :class:`TTAConfig`.
-            method: localizer name from :mod:`anoclip.methods` (default "anoclip").
             tiles_per_image: consecutive groups of this many inputs are tiles of one image
                 (VisA protocol): TTA then trains one adapter per image on all its tiles' tokens.
-            method_options: constructor options of the method, e.g. ``{"start": 6}`` for "vv".
             tta_loss: replaces the TTA loss (see :func:`anoclip.tta.adapt_tokens`), e.g. to try a
                 new loss term; ``None`` = the official loss.
+            image_scores: False skips the image-score views (the benchmark computes them once per
+                image with :meth:`image_scores` and reuses them for every localizer).
         """
-        from .methods import get_method  # the registry imports this module
-
-        x = self._as_batch(images)
-        localizer = get_method(method, **(method_options or {}))
-        model = self.with_config(**localizer.config_overrides) if localizer.config_overrides else self
-        bank = model.text_bank(class_name)
+        localizer = get_method(method)
         tta_config = TTAConfig() if tta is True else (tta or None)
-        losses = before = None
-        if tta_config is None:
-            local = localizer.score_patches(model, x, bank.prototypes)
-            patch_scores, cls = local.patch_scores, local.cls
-        else:
-            encoding = localizer.local_tokens(model, x)
-            if encoding is None:
-                raise ValueError(f"Method {method!r} has no patch tokens to adapt; TTA needs a token-based method.")
-            cls = encoding.cls
-            before = model.patch_scores(encoding.patches, bank.prototypes)
-            adapted, losses = model._adapt(encoding.patches, bank, tta_config, tiles_per_image, tta_loss)
-            patch_scores = model.patch_scores(adapted, bank.prototypes)
+        if tta_config is not None and not localizer.has_patch_tokens:
+            raise ValueError(f"Method {localizer.info.name!r} has no patch tokens to adapt; TTA needs a token-based method.")
+        config = self.config.replace(**localizer.paper_config)
+        x = self._as_batch(images)
+        text = self.text_bank(class_name, config)
+        size = (self.image_size, self.image_size)
+
+        encoding = self._encode(localizer, x)  # images → localizer encoding
+        before = losses = None
+        if tta_config is not None:  # → [TTA]
+            before = localizer.patch_scores(encoding, text.prototypes, config.temperature)
+            adapted, losses = self._adapt(encoding.patches, text, tta_config, config.temperature, tiles_per_image, tta_loss)
+            encoding = replace(encoding, patches=adapted)
+        patch_scores = localizer.patch_scores(encoding, text.prototypes, config.temperature)  # → patch scores
+        anomaly_maps = scoring.anomaly_maps(patch_scores, size, config.smoothing, config.sigma)  # → anomaly maps
+
+        scores = None
+        if image_scores:  # CLS (× views) → image scores
+            cls_views = encoding.cls[None] if config.image_views == 1 else self._view_embeddings(x, config.image_views)
+            scores = scoring.image_scores(cls_views, text.prototypes, config.temperature)
         return Prediction(
-            anomaly_maps=model.anomaly_maps(patch_scores),
+            anomaly_maps=anomaly_maps,
             patch_scores=patch_scores,
-            image_scores=model.image_scores(x, class_name, cls=cls),
+            image_scores=scores,
             class_name=class_name,
-            method=method,
+            method=localizer.info.name,
+            config=config,
             tta_losses=losses,
             patch_scores_before_tta=before,
-            anomaly_maps_before_tta=None if before is None else model.anomaly_maps(before),
+            anomaly_maps_before_tta=None if before is None else scoring.anomaly_maps(before, size, config.smoothing, config.sigma),
         )

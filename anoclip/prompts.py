@@ -18,13 +18,13 @@ Families (``AnoCLIPConfig.prompts``):
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-MVTEC_TEXTURES: FrozenSet[str] = frozenset({"carpet", "grid", "leather", "tile", "wood"})
+from .config import ENSEMBLE_ORDERS, MVTEC_TEXTURES, PROMPT_FAMILIES
 
 NORMAL_STATES: Tuple[str, ...] = (
     "normal {}", "flawless {}", "perfect {}", "unblemished {}",
@@ -60,9 +60,6 @@ TEMPLATE_STEMS: Tuple[str, ...] = (
     "{A} {D} of the {} for visual inspection", "{A} {D} of a {} for visual inspection",
     "{A} {D} of the {} for anomaly detection", "{A} {D} of a {} for anomaly detection",
 )
-
-PROMPT_FAMILIES: Tuple[str, ...] = ("anoclip", "plain", "winclip")
-ENSEMBLE_ORDERS: Tuple[str, ...] = ("mean-then-normalize", "normalize-then-mean")
 
 # The only renaming the official code does; the "clean" variant goes further.
 _FAITHFUL_NAMES: Dict[str, str] = {"macaroni1": "macaroni", "macaroni2": "macaroni"}

@@ -23,12 +23,16 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from .config import RESIZE_MODES, RESOLUTIONS
 from .scoring import upsample
+
+__all__ = [
+    "OPENAI_MEAN", "OPENAI_STD", "RESIZE_MODES", "RESOLUTIONS", "image_tiles", "merge_tiles", "normalize",
+    "resize_map", "resize_mask", "resized_shape", "short_side_size", "tile_offsets",
+]
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
-RESIZE_MODES = ("square", "tiles")
-RESOLUTIONS = ("official", "native")
 
 
 def normalize(rgb: Image.Image) -> Tensor:

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Optional
 
-__all__ = ["PublishedDataError", "PublishedNumber", "load_published", "METRICS", "DATASETS"]
+from .data.registry import BENCHMARK_DATASETS as DATASETS
+from .metrics import METRICS
+
+__all__ = ["PublishedDataError", "PublishedNumber", "load_published", "METRICS", "DATASETS", "SUPERVISION"]
 
 COLUMNS = ("method", "dataset", "metric", "value", "kind", "source", "source_url", "backbone",
            "resolution", "supervision", "note")
-METRICS = ("pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro", "image_auroc", "image_ap",
-           "image_f1_max")
-DATASETS = ("mvtec", "visa", "dagm", "rsdd", "ksdd2", "bsd", "gc", "msd", "road", "btech")
 KINDS = ("paper", "reproduction")
+#: What a method saw besides the test image (the method cards and published.csv use this list).
 SUPERVISION = ("training-free", "auxiliary-data", "test-batch")
 
 

@@ -18,25 +18,37 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SMOOTHING_KINDS = ("mean3", "gaussian", "none")
+from .config import SMOOTHING_KINDS
 
 
-def abnormal_probability(features: Tensor, prototypes: Tensor, temperature: float = 1.0) -> Tensor:
-    """P(abnormal) for each feature vector: softmax over (cos normal, cos abnormal) / T.
+def state_logits(features: Tensor, prototypes: Tensor, temperature: float = 1.0) -> Tensor:
+    """(cos normal, cos abnormal) / T for each feature vector: (..., D) → (..., 2).
 
     Args:
         features: (..., D) image or patch embeddings, any norm.
         prototypes: (2, D) unit text vectors, row 0 normal, row 1 abnormal.
-    Returns:
-        (...) probabilities in [0, 1].
     """
-    cosines = F.normalize(features.float(), dim=-1) @ prototypes.float().T
-    return torch.softmax(cosines / temperature, dim=-1)[..., 1]
+    return (F.normalize(features.float(), dim=-1) @ prototypes.float().T) / temperature
+
+
+def state_probabilities(features: Tensor, prototypes: Tensor, temperature: float = 1.0) -> Tensor:
+    """Softmax over (normal, abnormal) of :func:`state_logits`: (..., D) → (..., 2)."""
+    return torch.softmax(state_logits(features, prototypes, temperature), dim=-1)
+
+
+def abnormal_probability(features: Tensor, prototypes: Tensor, temperature: float = 1.0) -> Tensor:
+    """P(abnormal) for each feature vector: (..., D) → (...) in [0, 1]."""
+    return state_probabilities(features, prototypes, temperature)[..., 1]
 
 
 def to_grid(patch_values: Tensor, grid: Tuple[int, int]) -> Tensor:
     """(B, N) row-major patch values → (B, h, w)."""
     return patch_values.reshape(patch_values.shape[0], *grid)
+
+
+def patch_scores(tokens: Tensor, prototypes: Tensor, temperature: float, grid: Tuple[int, int]) -> Tensor:
+    """Patch tokens (B, N, D) → (B, h, w) abnormal probabilities on the patch grid."""
+    return to_grid(abnormal_probability(tokens, prototypes, temperature), grid)
 
 
 def smooth_mean3(grid_scores: Tensor) -> Tensor:
@@ -85,15 +97,18 @@ def anomaly_maps(grid_scores: Tensor, size: Tuple[int, int], smoothing: str = "m
     """Patch scores (B, h, w) → anomaly maps (B, H, W) in [0, 1].
 
     ``"mean3"`` smooths the patch grid before upsampling (faithful); ``"gaussian"`` blurs the
-    upsampled map with σ pixels (APRIL-GAN style); ``"none"`` only upsamples.
+    upsampled map with σ pixels (APRIL-GAN style); ``"none"`` only upsamples. Every step is a
+    convex combination of scores, so the clamp only removes float rounding outside [0, 1].
     """
     if smoothing == "mean3":
-        return upsample(smooth_mean3(grid_scores), size)
-    if smoothing == "gaussian":
-        return gaussian_blur(upsample(grid_scores, size), sigma)
-    if smoothing == "none":
-        return upsample(grid_scores, size)
-    raise ValueError(f"Unknown smoothing {smoothing!r}; choose one of {SMOOTHING_KINDS}.")
+        maps = upsample(smooth_mean3(grid_scores), size)
+    elif smoothing == "gaussian":
+        maps = gaussian_blur(upsample(grid_scores, size), sigma)
+    elif smoothing == "none":
+        maps = upsample(grid_scores, size)
+    else:
+        raise ValueError(f"Unknown smoothing {smoothing!r}; choose one of {SMOOTHING_KINDS}.")
+    return maps.clamp(0.0, 1.0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,67 +30,19 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass
-from typing import Callable, Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-ADAPTER_KINDS = ("text", "linear")
+from .config import TTAConfig
+from .scoring import state_probabilities
 
-
-@dataclass(frozen=True)
-class TTAConfig:
-    """Hyper-parameters of test-time adaptation; defaults are the official MVTec settings.
-
-    Attributes:
-        steps: AdamW steps per image (official: 5).
-        lr: learning rate (official: 1e-3).
-        noise_std: σ of the Gaussian corruption added to the un-normalised tokens (0.05·1.1).
-        adapter: "text" (prompt-affinity adapter, official MVTec) or "linear" (official VisA).
-        entropy_weight: weight of the entropy of clean predictions.
-        contrast_weight: weight of the clean→normal plus noisy→abnormal cross-entropies.
-        residual: share of the original token kept in the output (official: 0.5).
-        weight_decay: AdamW's decoupled weight decay (PyTorch default 0.01, as official).
-        seed: seeds the adapter initialisation and the noise draws.
-    """
-
-    steps: int = 5
-    lr: float = 1e-3
-    noise_std: float = 0.055
-    adapter: str = "text"
-    entropy_weight: float = 1.0
-    contrast_weight: float = 0.5
-    residual: float = 0.5
-    weight_decay: float = 0.01
-    seed: int = 111
-
-    def __post_init__(self) -> None:
-        if self.adapter not in ADAPTER_KINDS:
-            raise ValueError(f"TTAConfig.adapter={self.adapter!r} is not one of {ADAPTER_KINDS}.")
-        if self.steps < 0:
-            raise ValueError(f"TTAConfig.steps must be >= 0, got {self.steps}.")
-        if not 0.0 <= self.residual <= 1.0:
-            raise ValueError(f"TTAConfig.residual must lie in [0, 1], got {self.residual}.")
-        if self.lr <= 0 or self.noise_std < 0:
-            raise ValueError("TTAConfig.lr must be > 0 and noise_std >= 0.")
-
-    def to_dict(self) -> Dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def for_dataset(cls, dataset: Optional[str]) -> "TTAConfig":
-        """The official choice per dataset (MVTec: text adapter, seed 111; VisA: linear, seed 42)."""
-        return DATASET_DEFAULTS.get((dataset or "").lower(), cls())
-
+__all__ = ["LossFn", "TTAConfig", "TTAResult", "adapt_tokens", "num_trainable_parameters", "per_image_loss"]
 
 LossFn = Callable[[Tensor, Tensor, TTAConfig], Tensor]
-
-DATASET_DEFAULTS: Dict[str, TTAConfig] = {
-    "mvtec": TTAConfig(adapter="text", seed=111),
-    "visa": TTAConfig(adapter="linear", seed=42),
-}
 
 
 @dataclass
@@ -128,11 +80,6 @@ def _adapt(tokens: Tensor, weight: Tensor, bias: Tensor, prompt_bank: Optional[T
     affinity = torch.baddbmm(bias.unsqueeze(1), F.normalize(tokens, dim=-1), weight.transpose(1, 2))
     update = torch.tanh(affinity) @ prompt_bank if prompt_bank is not None else affinity
     return residual * tokens + (1.0 - residual) * update
-
-
-def _probabilities(tokens: Tensor, prototypes: Tensor, temperature: float) -> Tensor:
-    """(B, L, 2) softmax over (normal, abnormal) of cosine / T."""
-    return torch.softmax(F.normalize(tokens, dim=-1) @ prototypes.T / temperature, dim=-1)
 
 
 def per_image_loss(clean: Tensor, noisy: Tensor, config: TTAConfig) -> Tensor:
@@ -188,7 +135,7 @@ def adapt_tokens(
     with torch.enable_grad():
         for step in range(config.steps):
             both = torch.cat([tokens, tokens + noise[step] * config.noise_std], dim=1)  # (B, 2N, D)
-            probabilities = _probabilities(_adapt(both, weight, bias, bank, config.residual), prototypes, temperature)
+            probabilities = state_probabilities(_adapt(both, weight, bias, bank, config.residual), prototypes, temperature)
             per_image = loss_fn(probabilities[:, :patches], probabilities[:, patches:], config)
             optimiser.zero_grad(set_to_none=True)
             per_image.sum().backward()

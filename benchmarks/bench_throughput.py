@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from anoclip import AnoCLIP
-from anoclip.bench import run_benchmark
+from anoclip.bench import BenchSetting, run_benchmark
 from anoclip.data import make_synthetic_dataset
 
 
@@ -37,7 +37,8 @@ def main() -> None:
         model.text_bank("bottle")  # one-off text encoding, not per image
         for label, tta in (("zero-shot (22 views)", False), ("with TTA (22 views)", True)):
             start = time.perf_counter()
-            result = run_benchmark(model, root, Path(folder) / f"out_{tta}", tta=tta, batch_size=args.batch, progress=False)[0]
+            setting = BenchSetting.create("synthetic", tta=tta)
+            result = run_benchmark(model, root, Path(folder) / f"out_{tta}", setting, batch_size=args.batch, progress=False)[0]
             seconds = time.perf_counter() - start
             print(f"{label:22s} {1000 * seconds / result.images:7.1f} ms/img end to end "
                   f"({result.images} images of {args.side} px, batch {args.batch}, {args.device}, random weights)")

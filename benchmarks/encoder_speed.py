@@ -41,7 +41,7 @@ def main() -> None:
     x = torch.randn(args.batch, 3, model.image_size, model.image_size, device=args.device)
 
     def vanilla():
-        with torch.inference_mode(), model.autocast():
+        with torch.inference_mode(), model.autocast():  # the same context AnoCLIP runs CLIP in
             model.clip.encode_image(x)
 
     def dual():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from anoclip import metrics
-from anoclip.bench import ResultsMismatchError, mean_over_categories, run_benchmark, select_samples
+from anoclip.bench import BenchSetting, ResultsMismatchError, mean_over_categories, run_benchmark, select_samples
+from anoclip.methods import get_method
 from anoclip.cli import main
 from anoclip.data import Meta, load_sample, make_synthetic_dataset
 from anoclip.data.meta import Sample
@@ -87,7 +88,7 @@ def test_outputs_resume_and_config(tiny, dataset, tmp_path, monkeypatch):
     assert len(scores) == 6 and {r["anomaly"] for r in scores} == {"0", "1"}
 
     with pytest.raises(ResultsMismatchError, match="tta"):
-        run_benchmark(tiny, dataset, out, tta=True, categories=["grid"], progress=False)
+        run_benchmark(tiny, dataset, out, BenchSetting.create("synthetic", tta=True), categories=["grid"], progress=False)
 
 
 def test_corrupt_image_and_missing_mask_are_skipped_and_reported(tiny, dataset, tmp_path):
@@ -122,28 +123,51 @@ def test_limit_keeps_both_classes():
 
 
 def test_native_resolution_and_tta(tiny, dataset, tmp_path):
-    native = run_benchmark(tiny, dataset, tmp_path / "n", categories=["grid"], resolution="native", limit=4, progress=False)[0]
-    official = run_benchmark(tiny, dataset, tmp_path / "o", categories=["grid"], limit=4, progress=False)[0]
+    def run(out, **setting):
+        return run_benchmark(tiny, dataset, tmp_path / out, BenchSetting.create("synthetic", limit=4, **setting),
+                             categories=["grid"], progress=False)[0]
+
+    native = run("n", resolution="native")
+    official = run("o")
     assert native.images == official.images == 4
     assert native.metrics["pixel_auroc"] != official.metrics["pixel_auroc"]
-    adapted = run_benchmark(tiny, dataset, tmp_path / "t", categories=["grid"], limit=4, tta=True, progress=False)[0]
+    adapted = run("t", tta=True)
     assert json.loads((tmp_path / "t" / "config.json").read_text())["tta"]["adapter"] == "text"
     assert not math.isnan(adapted.metrics["pixel_auroc"])
 
 
 def test_method_options_reach_the_method_and_the_config(tiny, dataset, tmp_path):
-    result = run_benchmark(tiny, dataset, tmp_path / "vv", categories=["grid"], limit=2, method="vv",
-                           method_options={"start": 2}, progress=False)[0]
+    def run(out, **setting):
+        return run_benchmark(tiny, dataset, tmp_path / out, BenchSetting.create("synthetic", limit=2, **setting),
+                             categories=["grid"], progress=False)[0]
+
+    result = run("vv", method="vv", method_options={"start": 2})
     config = json.loads((tmp_path / "vv" / "config.json").read_text())
     assert config["method"] == "vv" and config["method_options"] == {"start": 2}
-    # The option changes what runs: "vv" from block 2 equals AnoCLIP with vv_start=2 ...
-    same = run_benchmark(tiny.with_config(vv_start=2), dataset, tmp_path / "ref", categories=["grid"], limit=2,
-                         progress=False)[0]
-    assert result.metrics == same.metrics
-    # ... and differs from the method's default start.
-    default = run_benchmark(tiny, dataset, tmp_path / "def", categories=["grid"], limit=2, method="vv",
-                            method_options={"start": 0}, progress=False)[0]
-    assert default.metrics != result.metrics
+    # The option changes what runs: "vv" from block 2 gives the maps of the V-V path from block 2 ...
+    meta = Meta.load(dataset)
+    chosen = select_samples(meta.samples("grid"), 2)
+    model = tiny.with_config(texture_classes={"carpet", "grid"})
+    maps = [model.predict(model.preprocess(load_sample(dataset, s)[0]), "grid", get_method("vv", start=2)).anomaly_maps[0].numpy()
+            for s in chosen]
+    masks = [resize_mask(load_sample(dataset, s)[1], (64, 64)) for s in chosen]
+    assert result.metrics["pixel_auroc"] == pytest.approx(metrics.pixel_auroc(maps, masks), abs=1e-6)
+    # ... and differs from another start.
+    assert run("def", method="vv", method_options={"start": 0}).metrics != result.metrics
+
+
+def test_setting_is_validated_once_before_any_work():
+    with pytest.raises(ValueError, match="Unknown method 'nosuch'"):
+        BenchSetting.create("synthetic", method="nosuch")
+    with pytest.raises(ValueError, match="no option"):
+        BenchSetting.create("synthetic", method="vv", method_options={"begin": 1})
+    with pytest.raises(ValueError, match="resolution"):
+        BenchSetting.create("synthetic", resolution="full")
+    with pytest.raises(ValueError, match="limit"):
+        BenchSetting.create("synthetic", limit=0)
+    visa = BenchSetting.create("VisA", tta=True, tta_seed=5)
+    assert (visa.dataset, visa.resize, visa.tta.adapter, visa.tta.seed) == ("visa", "tiles", "linear", 5)
+    assert BenchSetting.create(None).dataset == "custom" and BenchSetting.create(None).tta is None
 
 
 def test_cli_bench_smoke_end_to_end(tmp_path, capsys):

@@ -35,6 +35,7 @@ from anoclip.data import (
 from anoclip.data.cli import build_parser, main
 from anoclip.data.converters import bsd, btech, dagm, gc, ksdd2, msd, mvtec, road, rsdd, visa
 from anoclip.data.registry import LABEL_TYPES
+from anoclip.prompts import prompt_class_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -582,16 +583,20 @@ def test_registry_covers_the_suite_with_consistent_entries():
     for name, info in DATASETS.items():
         assert info.name == name and callable(info.converter)
         assert info.labels in LABEL_TYPES
-        assert info.tta_adapter in ("text", "linear") and info.resize in ("square", "visa-tiles")
-        assert info.textures <= set(info.categories), name
+        assert info.defaults.tta.adapter in ("text", "linear") and info.defaults.resize in ("square", "tiles")
+        assert info.defaults.textures <= set(info.categories), name
         assert (info.sha256 is None) or (info.download_url is not None and len(info.sha256) == 64)
-    assert get_dataset("mvtec").textures == {"carpet", "grid", "leather", "tile", "wood"}
-    visa_info = get_dataset("visa")
-    assert (visa_info.tta_adapter, visa_info.image_views, visa_info.resize) == ("linear", 1, "visa-tiles")
-    assert (get_dataset("mvtec").tta_adapter, get_dataset("mvtec").image_views) == ("text", 22)
+    assert get_dataset("mvtec").defaults.textures == {"carpet", "grid", "leather", "tile", "wood"}
+    visa = get_dataset("visa").defaults
+    assert (visa.tta.adapter, visa.tta.seed, visa.image_views, visa.resize) == ("linear", 42, 1, "tiles")
+    mvtec = get_dataset("mvtec").defaults
+    assert (mvtec.tta.adapter, mvtec.tta.seed, mvtec.image_views, mvtec.resize) == ("text", 111, 22, "square")
     assert get_dataset("dagm").labels == "coarse ellipses" and get_dataset("gc").labels == "boxes"
-    assert get_dataset("visa").prompt_name("macaroni2") == "macaroni" and get_dataset("visa").prompt_name("pcb1") == "pcb1"
-    assert get_dataset("synthetic").textures == {"carpet", "grid"}
+    # The official macaroni1/2 → "macaroni" renaming has one owner, the prompts.
+    assert get_dataset("visa").defaults.prompt_name("macaroni2") == "macaroni2"
+    assert prompt_class_name(get_dataset("visa").defaults.prompt_name("macaroni2")) == "macaroni"
+    assert get_dataset("visa").defaults.prompt_name("pcb1") == "pcb1"
+    assert get_dataset("synthetic").defaults.textures == {"carpet", "grid"}
 
 
 def test_unknown_dataset_lists_names():

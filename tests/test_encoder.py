@@ -3,7 +3,8 @@ import open_clip
 import pytest
 import torch
 
-from anoclip import AnoCLIP, AnoCLIPConfig
+from anoclip import AnoCLIP
+from anoclip.methods import get_method
 from anoclip.encoder import UnsupportedArchitectureError, encode
 
 
@@ -73,7 +74,7 @@ def test_vv_patches_equal_recomputation_from_block_weights(tiny, images):
 def test_vv_start_block(tiny, images, start):
     with torch.no_grad():
         expected = reference_vv_patches(tiny.clip.visual, images, start=start)
-    encoding = tiny.with_config(vv_start=start).encode_image(images)
+    encoding = tiny.encode_image(images, get_method("vv", start=start))
     assert torch.allclose(encoding.patches, expected, atol=1e-5)
 
 
@@ -81,8 +82,9 @@ def test_vv_off_gives_vanilla_patch_tokens(tiny, images):
     with torch.no_grad():
         last = original_streams(tiny.clip.visual, images)[-1]
         expected = tiny.clip.visual.ln_post(last[:, 1:]) @ tiny.clip.visual.proj
-    encoding = tiny.with_config(vv=False).encode_image(images)
+    encoding = tiny.encode_image(images, "clip-patch")
     assert torch.allclose(encoding.patches, expected, atol=1e-5)
+    assert torch.allclose(encode(tiny.clip.visual, images, vv_start=None).patches, expected, atol=1e-5)
 
 
 def test_layer_scale_and_other_geometry_are_read_from_the_model():
@@ -108,7 +110,7 @@ def test_non_native_image_size_interpolates_positions():
 
 
 def test_taps_are_per_layer_copies_matching_the_streams(tiny, images):
-    encoding = tiny.with_config(vv_start=1).encode_image(images, taps=True)
+    encoding = tiny.encode_image(images, get_method("vv", start=1), taps=True)
     taps = encoding.taps
     blocks = len(tiny.clip.visual.transformer.resblocks)
     assert len(taps.qk_tokens) == len(taps.vv_tokens) == len(taps.qk_attention) == blocks
@@ -158,6 +160,15 @@ def test_resnet_towers_are_rejected_with_a_clear_error():
         AnoCLIP(clip, open_clip.tokenizer.SimpleTokenizer(), 64)
 
 
-def test_vv_start_beyond_depth_is_rejected(tiny):
-    with pytest.raises(ValueError, match="vv_start"):
-        tiny.with_config(AnoCLIPConfig(vv_start=4))
+def test_vv_start_outside_the_blocks_is_rejected_by_the_one_check(tiny, images):
+    for start in (4, -1):
+        with pytest.raises(ValueError, match=r"outside this ViT's blocks 0\.\.3"):
+            tiny.encode_image(images, get_method("vv", start=start))
+        with pytest.raises(ValueError, match="outside"):
+            encode(tiny.clip.visual, images, vv_start=start)
+
+
+def test_taps_come_only_from_dual_path_methods(tiny, images):
+    assert tiny.encode_image(images, "clip-patch", taps=True).taps.vv_attention == [None] * 4
+    with pytest.raises(ValueError, match="records no taps"):
+        tiny.encode_image(images, "maskclip", taps=True)

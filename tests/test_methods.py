@@ -13,11 +13,11 @@ import torch
 
 from anoclip import TTAConfig
 from anoclip.methods import METHOD_TABLE_COLUMNS, MethodInfo, available_methods, get_method, method_table
-from anoclip.methods.base import SUPERVISION_KINDS
 from anoclip.methods.last_block import encode_last_block
 from anoclip.methods.vv import surgery_start
 from anoclip.methods.winclip import WinCLIPLocalizer, harmonic_aggregation, window_indices
 from anoclip.prompts import build_sentences
+from anoclip.published import SUPERVISION
 
 EXPECTED_METHODS = ["anoclip", "clip-global", "clip-patch", "maskclip", "vv", "sclip", "clearclip", "winclip"]
 REFERENCES_BIB = Path(__file__).resolve().parents[1] / "references.bib"
@@ -130,7 +130,7 @@ def test_every_method_has_an_identity_card():
     for row, (name, info) in zip(rows, available_methods().items()):
         assert isinstance(info, MethodInfo) and info.name == name
         assert row == astuple(info)
-        assert info.supervision in SUPERVISION_KINDS and info.supervision == "training-free"
+        assert info.supervision in SUPERVISION and info.supervision == "training-free"
         assert f"{{{info.paper}," in bib, f"{name}: citation key {info.paper} missing from references.bib"
         assert info.title and len(info.changes) > 20
 
@@ -150,7 +150,7 @@ def test_clip_patch_is_the_vanilla_last_block(tiny, images):
     visual = tiny.clip.visual
     with torch.no_grad():
         expected = to_joint(visual, vanilla_streams(visual, images)[-1][:, 1:])
-    encoding = get_method("clip-patch").local_tokens(tiny, images)
+    encoding = tiny.encode_image(images, get_method("clip-patch"))
     assert torch.allclose(encoding.patches, expected, atol=1e-5)
     prediction = tiny.predict(images, "bottle", method="clip-patch")
     scores = probability(expected, tiny.text_prototypes("bottle"), tiny.config.temperature).view(3, 8, 8)
@@ -166,7 +166,7 @@ def test_last_block_methods_match_their_definition(tiny, images, name, rule, res
     with torch.no_grad():
         expected = reference_last_block(visual, images, rule, residual, ffn)
         cls = tiny.clip.encode_image(images)
-    encoding = get_method(name).local_tokens(tiny, images)
+    encoding = tiny.encode_image(images, get_method(name))
     assert torch.allclose(encoding.patches, expected, atol=1e-5)
     assert torch.allclose(encoding.cls, cls, atol=1e-5), "the CLS embedding must stay vanilla CLIP's"
     prediction = tiny.predict(images, "bottle", method=name)
@@ -178,12 +178,12 @@ def test_residual_and_ffn_can_be_switched_off(tiny, images):
     visual = tiny.clip.visual
     with torch.no_grad():
         value_only = reference_last_block(visual, images, "identity", False, False)
-    stripped = get_method("maskclip", residual=False, ffn=False).local_tokens(tiny, images)
+    stripped = tiny.encode_image(images, get_method("maskclip", residual=False, ffn=False))
     assert torch.allclose(stripped.patches, value_only, atol=1e-5)
     assert get_method("maskclip").residual is True, "overrides must not leak into the class default"
     with torch.no_grad():
         vanilla = encode_last_block(visual, images, "q-k", residual=True, ffn=True)
-    clip_patch = get_method("clip-patch").local_tokens(tiny, images)
+    clip_patch = tiny.encode_image(images, get_method("clip-patch"))
     assert torch.allclose(vanilla.patches, clip_patch.patches, atol=1e-5)
     with pytest.raises(ValueError, match="attention"):
         encode_last_block(visual, images, "k-q", residual=True, ffn=True)
@@ -191,20 +191,32 @@ def test_residual_and_ffn_can_be_switched_off(tiny, images):
 
 def test_vv_defaults_to_clip_surgery_and_start_zero_is_anoclip(tiny, images):
     assert surgery_start(12) == 6 and surgery_start(24) == 18 and surgery_start(4) == 0
-    anoclip_tokens = get_method("anoclip").local_tokens(tiny, images).patches
-    assert torch.equal(get_method("vv", start=0).local_tokens(tiny, images).patches, anoclip_tokens)
-    assert torch.equal(get_method("vv").local_tokens(tiny, images).patches, anoclip_tokens)  # 4 blocks → 0
+    anoclip_tokens = tiny.encode_image(images, get_method("anoclip")).patches
+    assert torch.equal(tiny.encode_image(images, get_method("vv", start=0)).patches, anoclip_tokens)
+    assert torch.equal(tiny.encode_image(images, get_method("vv")).patches, anoclip_tokens)  # 4 blocks → 0
 
 
-def test_vv_start_matches_dual_path_and_ignores_config(tiny, images):
+def test_vv_start_matches_dual_path_and_is_checked_against_the_vit(tiny, images):
     with torch.no_grad():
         expected = reference_vv(tiny.clip.visual, images, start=2)
-    model = tiny.with_config(vv_start=3)
-    assert torch.allclose(get_method("vv", start=2).local_tokens(model, images).patches, expected, atol=1e-5)
-    with pytest.raises(ValueError, match="only 4 blocks"):
-        get_method("vv", start=4).local_tokens(tiny, images)
-    with pytest.raises(ValueError, match=">= 0"):
-        get_method("vv", start=-1)
+    assert torch.allclose(tiny.encode_image(images, get_method("vv", start=2)).patches, expected, atol=1e-5)
+    for start in (4, -1):
+        with pytest.raises(ValueError, match=r"outside this ViT's blocks 0\.\.3"):
+            get_method("vv", start=start).check(tiny.clip.visual)
+        with pytest.raises(ValueError, match="outside"):
+            tiny.predict(images, "bottle", get_method("vv", start=start))
+
+
+def test_options_are_fields_recorded_by_value_and_unknown_ones_are_refused():
+    assert get_method("vv", start=3).options == {"start": 3}
+    assert get_method("vv", start=3) == get_method("vv", start=3)
+    assert get_method("clearclip").options == {"residual": False, "ffn": False}
+    with pytest.raises(ValueError, match=r"no option\(s\) \['begin'\]; its options: \['start'\]"):
+        get_method("vv", begin=3)
+    with pytest.raises(ValueError, match="options: none"):
+        get_method("anoclip", start=0)
+    localizer = get_method("maskclip", ffn=False)
+    assert get_method(localizer) is localizer
 
 
 def test_methods_give_different_maps(tiny, images):
@@ -282,7 +294,7 @@ def reference_winclip(model, images, prototypes, temperature):
 
 
 def test_winclip_matches_brute_force_recomputation(tiny, images):
-    overrides = WinCLIPLocalizer.config_overrides
+    overrides = WinCLIPLocalizer.paper_config
     assert overrides["temperature"] == 0.07 and overrides["prompts"] == "winclip"
     assert overrides["image_views"] == 1  # WinCLIP's image score is a single-view CLS score
     model = tiny.with_config(**overrides)
@@ -303,15 +315,17 @@ def test_winclip_text_side_is_its_own_ensemble(tiny):
         raw = tiny.clip.encode_text(tiny.tokenizer(normal + abnormal))
     means = torch.stack([raw[: len(normal)].mean(0), raw[len(normal):].mean(0)])
     expected = means / means.norm(dim=-1, keepdim=True)
-    model = tiny.with_config(**WinCLIPLocalizer.config_overrides)
+    model = tiny.with_config(**WinCLIPLocalizer.paper_config)
     assert torch.allclose(model.text_prototypes("bottle"), expected, atol=1e-5)
 
 
 def test_winclip_chunking_does_not_change_scores(tiny, images):
-    model = tiny.with_config(**WinCLIPLocalizer.config_overrides)
+    model = tiny.with_config(**WinCLIPLocalizer.paper_config)
     prototypes = model.text_prototypes("bottle")
-    default = get_method("winclip").score_patches(model, images, prototypes).patch_scores
-    chunked = get_method("winclip", chunk_size=7).score_patches(model, images, prototypes).patch_scores
-    assert torch.allclose(default, chunked, atol=1e-6)
+
+    def scores(localizer):
+        return localizer.patch_scores(model.encode_image(images, localizer), prototypes, 0.07)
+
+    assert torch.allclose(scores(get_method("winclip")), scores(get_method("winclip", chunk_size=7)), atol=1e-6)
     with pytest.raises(ValueError, match="scales"):
         get_method("winclip", scales=())

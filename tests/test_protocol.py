@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from anoclip import TTAConfig
-from anoclip.bench import run_benchmark
+from anoclip.bench import BenchSetting, run_benchmark
 from anoclip.data import build_meta, write_meta
 from anoclip.protocol import image_tiles, merge_tiles, resize_mask, resized_shape, short_side_size, tile_offsets
 from anoclip.tta import adapt_tokens
@@ -87,10 +87,10 @@ def _wide_dataset(root):
 
 def test_visa_protocol_on_wide_images(tiny, tmp_path):
     root = _wide_dataset(tmp_path / "wide")
-    result = run_benchmark(tiny, root, tmp_path / "out", dataset="visa", progress=False)[0]
+    result = run_benchmark(tiny, root, tmp_path / "out", BenchSetting.create("visa"), progress=False)[0]
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["resize"] == "tiles" and config["model"]["config"]["image_views"] == 1
     assert result.images == 4 and 0.0 <= result.metrics["pixel_auroc"] <= 1.0
-    with_tta = run_benchmark(tiny, root, tmp_path / "tta", dataset="visa", tta=True, progress=False)[0]
+    with_tta = run_benchmark(tiny, root, tmp_path / "tta", BenchSetting.create("visa", tta=True), progress=False)[0]
     assert json.loads((tmp_path / "tta" / "config.json").read_text())["tta"]["adapter"] == "linear"
     assert with_tta.images == 4

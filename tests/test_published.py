@@ -71,8 +71,8 @@ def test_filters_combine_and_reject_unknown_values():
         load_published(dataset="MVTec")
     with pytest.raises(PublishedDataError, match="Unknown method 'Anoclip'"):
         load_published(method="Anoclip")
-    with pytest.raises(PublishedDataError, match="Unknown metric 'aupro_cflow'"):
-        load_published(metric="aupro_cflow")
+    with pytest.raises(PublishedDataError, match="Unknown metric 'pro'"):
+        load_published(metric="pro")
     assert set(DATASETS) >= {n.dataset for n in load_published()}
 
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from anoclip import TTAConfig
+from anoclip.data.registry import dataset_defaults
 from anoclip.tta import adapt_tokens, num_trainable_parameters
 
 SHARP = TTAConfig(steps=8, lr=1e-2)  # a steeper setting so effects are visible on the random model
@@ -114,9 +115,9 @@ def test_zero_steps_is_the_initial_adapter_only(cold, images):
 
 
 def test_dataset_defaults_and_validation():
-    assert TTAConfig.for_dataset("mvtec") == TTAConfig(adapter="text", seed=111)
-    assert TTAConfig.for_dataset("VisA") == TTAConfig(adapter="linear", seed=42)
-    assert TTAConfig.for_dataset("dagm") == TTAConfig()
+    assert dataset_defaults("mvtec").tta == TTAConfig(adapter="text", seed=111)
+    assert dataset_defaults("VisA").tta == TTAConfig(adapter="linear", seed=42)
+    assert dataset_defaults("dagm").tta == dataset_defaults(None).tta == TTAConfig()
     assert TTAConfig() == TTAConfig(steps=5, lr=1e-3, noise_std=0.055, adapter="text")
     with pytest.raises(ValueError, match="adapter"):
         TTAConfig(adapter="mlp")

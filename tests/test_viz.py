@@ -16,6 +16,7 @@ from PIL import Image
 
 from anoclip import AnoCLIP
 from anoclip.book import SMOKE_BANNER
+from anoclip.methods import get_method
 from anoclip.data import load_sample, make_synthetic_dataset, Meta
 from anoclip.protocol import resize_mask
 from anoclip.viz import (
@@ -274,7 +275,7 @@ def test_attention_explorer_redraws_what_the_taps_say(tiny, defects, monkeypatch
 
 
 def test_attention_explorer_shows_where_the_vv_path_is_off(tiny, defects):
-    explorer = AttentionExplorer(tiny.with_config(vv_start=2), [defects[0][0]], interactive=False)
+    explorer = AttentionExplorer(tiny, [defects[0][0]], interactive=False, method=get_method("vv", start=2))
     explorer.path.value = "v-v"
     explorer.layer.value = 1
     assert explorer.heat is None and np.isnan(explorer.attention_map).all()

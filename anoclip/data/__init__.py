@@ -27,12 +27,14 @@ from .errors import (
 from .images import ImageReadError, read_mask, read_rgb
 from .meta import Meta, Sample, build_meta, load_sample, write_meta
 from .prepare import prepare
-from .registry import DATASETS, DatasetInfo, get_dataset
+from .registry import BENCHMARK_DATASETS, DATASETS, DatasetDefaults, DatasetInfo, dataset_defaults, get_dataset
 from .synthetic import make_synthetic_dataset, render_synthetic
 
 __all__ = [
+    "BENCHMARK_DATASETS",
     "ChecksumMismatchError",
     "DATASETS",
+    "DatasetDefaults",
     "DataError",
     "DatasetInfo",
     "DatasetRootError",
@@ -50,6 +52,7 @@ __all__ = [
     "UnknownDatasetError",
     "UnsafeArchiveError",
     "build_meta",
+    "dataset_defaults",
     "download",
     "extract",
     "get_dataset",

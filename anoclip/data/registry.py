@@ -2,18 +2,23 @@
 
 One :class:`DatasetInfo` per data set of the ten-dataset industrial suite that AnoCLIP's paper
 table shares with VCP-CLIP (ECCV'24) and Bayes-PFL (CVPR'25), plus ``synthetic``.  Besides
-provenance (homepage, URL, SHA-256, licence, label type) each entry records the three
-per-dataset choices the model needs:
+provenance (homepage, URL, SHA-256, licence, label type) each entry carries its
+:class:`DatasetDefaults`, the per-dataset choices the model needs, read through one function,
+:func:`dataset_defaults`:
 
 * ``textures`` - categories whose prompts use the texture/surface domain words ("textural
   photo", "surface picture") instead of the object ones.  For MVTec these are the five
   texture classes of the official code; for the surface-inspection sets the whole image is a
   surface (steel, rail, screen, road, fabric-like DAGM textures), so their categories are
   textures too, while BSD (a machine part) and BTech's products 01/03 are objects.
-* ``tta_adapter`` - the official code uses the text adapter for MVTec and a linear adapter for
-  VisA; every other set is resized to a square like MVTec, so it takes the MVTec choice.
+* ``prompt_names`` - the word a category folder stands for (DAGM's ``class1`` is a texture,
+  BTech's ``01`` a metal object). The official code's own renaming (VisA's macaroni1/2 →
+  "macaroni") belongs to the prompts and lives in :mod:`anoclip.prompts`.
+* ``tta`` - the official code uses the text adapter with seed 111 for MVTec and a linear
+  adapter with seed 42 for VisA; every other set is resized to a square like MVTec, so it takes
+  the MVTec choice.
 * ``image_views`` / ``resize`` - 22 test-time views and a square resize for MVTec, one view and
-  the aspect-keeping two-crop tiling for VisA (spec section 7); others follow MVTec.
+  the aspect-keeping two-crop tiling (``"tiles"``, spec section 7) for VisA; others follow MVTec.
 
 See ``data_scripts/README.md`` for the table with sources, sizes and the splits built.
 """
@@ -21,7 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Dict, Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional, Tuple
+
+from ..config import MVTEC_TEXTURES, RESIZE_MODES, AnoCLIPConfig, TTAConfig, check_choice
 
 from .converters import bsd, btech, dagm, gc, ksdd2, msd, mvtec, road, rsdd, visa
 from .errors import UnknownDatasetError
@@ -30,6 +37,32 @@ from .synthetic import TEXTURES as SYNTHETIC_TEXTURES
 from .synthetic import convert as synthetic_convert
 
 LABEL_TYPES = ("pixel masks", "coarse ellipses", "boxes", "polygons", "synthetic masks")
+
+
+@dataclass(frozen=True)
+class DatasetDefaults:
+    """The per-dataset choices of the official protocol (see the module docstring)."""
+
+    textures: frozenset = frozenset()
+    prompt_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tta: TTAConfig = TTAConfig()
+    image_views: int = 22
+    resize: str = "square"
+
+    def __post_init__(self) -> None:
+        check_choice("DatasetDefaults", "resize", self.resize, RESIZE_MODES)
+        object.__setattr__(self, "textures", frozenset(self.textures))
+        object.__setattr__(self, "prompt_names", MappingProxyType(dict(self.prompt_names)))
+
+    def prompt_name(self, category: str) -> str:
+        """The words to put in prompts for ``category`` (its folder name unless mapped)."""
+        return self.prompt_names.get(category, category)
+
+    def model_config(self, config: AnoCLIPConfig) -> AnoCLIPConfig:
+        """``config`` with this dataset's texture classes (as prompt names) and image views."""
+        return config.replace(
+            texture_classes=frozenset(self.prompt_name(c) for c in self.textures), image_views=self.image_views
+        )
 
 
 @dataclass(frozen=True)
@@ -44,15 +77,11 @@ class DatasetInfo:
     sha256: Optional[str]
     licence: str
     labels: str
-    textures: frozenset
     converter: Callable
-    tta_adapter: str = "text"
-    image_views: int = 22
-    resize: str = "square"
+    defaults: DatasetDefaults = DatasetDefaults()
     how_to_get: str = ""
     download_name: Optional[str] = None
     categories: tuple = ()
-    prompt_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     requires_raw: bool = True
     notes: str = ""
 
@@ -62,14 +91,6 @@ class DatasetInfo:
         if self.download_url is None:
             return None
         return self.download_name or self.download_url.rstrip("/").rsplit("/", 1)[-1]
-
-    def prompt_name(self, category: str) -> str:
-        """The words to put in prompts for ``category`` (its folder name unless mapped)."""
-        return self.prompt_names.get(category, category)
-
-
-def _names(mapping: Dict[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(mapping))
 
 
 MVTEC_CATEGORIES = (
@@ -96,12 +117,11 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256="cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d",
             licence="CC BY-NC-SA 4.0",
             labels="pixel masks",
-            textures=frozenset({"carpet", "grid", "leather", "tile", "wood"}),
             converter=mvtec.convert,
+            defaults=DatasetDefaults(textures=MVTEC_TEXTURES, tta=TTAConfig(adapter="text", seed=111)),
             how_to_get="--download (4.9 GB; by downloading you accept the licence on the homepage), or the "
             "archive/folder from the homepage's form with --raw.",
             categories=MVTEC_CATEGORIES,
-            prompt_names=_names({}),
             notes="The download link is the one anomalib uses; MVTec has changed it before. If it fails, get "
             "the archive from the homepage form.",
         ),
@@ -115,17 +135,13 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256="2eb8690c803ab37de0324772964100169ec8ba1fa3f7e94291c9ca673f40f362",
             licence="CC BY 4.0 (spot-diff LICENSE-DATASET; anomalib's docstring says CC BY-NC-SA 4.0)",
             labels="pixel masks",
-            textures=frozenset(),
             converter=visa.convert,
-            tta_adapter="linear",
-            image_views=1,
-            resize="visa-tiles",
+            defaults=DatasetDefaults(tta=TTAConfig(adapter="linear", seed=42), image_views=1, resize="tiles"),
             how_to_get="--download. Needs split_csv/1cls.csv from the spot-diff repository if the "
             "archive lacks it.",
             categories=VISA_CATEGORIES,
-            prompt_names=_names({"macaroni1": "macaroni", "macaroni2": "macaroni"}),
             notes="The official code keeps pcb1..4, pipe_fryum and chewinggum as folder names and only maps "
-            "macaroni1/2 to 'macaroni' (spec section 12.13); prompt_names does the same.",
+            "macaroni1/2 to 'macaroni' (spec section 12.13); anoclip.prompts does the same.",
         ),
         DatasetInfo(
             name="dagm",
@@ -137,12 +153,13 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256=None,
             licence="Free for research use (see the homepage); the Kaggle mirror states its own terms",
             labels="coarse ellipses",
-            textures=frozenset(DAGM_CATEGORIES),
             converter=dagm.convert,
+            defaults=DatasetDefaults(
+                textures=frozenset(DAGM_CATEGORIES), prompt_names={c: "texture" for c in DAGM_CATEGORIES}
+            ),
             how_to_get="Manual: download the class archives from the homepage or the Kaggle mirror "
             "mhskjelvareid/dagm-2007-competition-dataset-optical-inspection (login needed), then --raw.",
             categories=DAGM_CATEGORIES,
-            prompt_names=_names({c: "texture" for c in DAGM_CATEGORIES}),
             notes="Labels are ellipses around each defect, not pixel masks; Bayes-PFL re-annotated DAGM by "
             "hand, which is not reproducible from the release.",
         ),
@@ -156,11 +173,13 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256=None,
             licence="Not stated; cite Gan et al., IEEE TII 2017",
             labels="pixel masks",
-            textures=frozenset({"rail_type1", "rail_type2"}),
             converter=rsdd.convert,
+            defaults=DatasetDefaults(
+                textures=frozenset({"rail_type1", "rail_type2"}),
+                prompt_names={"rail_type1": "rail surface", "rail_type2": "rail surface"},
+            ),
             how_to_get="Manual: download 'RSDDs dataset' (IEEE DataPort, login needed), then --raw.",
             categories=("rail_type1", "rail_type2"),
-            prompt_names=_names({"rail_type1": "rail surface", "rail_type2": "rail surface"}),
             notes="No defect-free images: image-level metrics are undefined. Images are very elongated; the "
             "square resize distorts them.",
         ),
@@ -174,13 +193,12 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256=None,
             licence="CC BY-NC-SA 4.0 (as stated by ViCoS for the KolektorSDD family; check the homepage)",
             labels="pixel masks",
-            textures=frozenset({"metal_surface"}),
             converter=ksdd2.convert,
+            defaults=DatasetDefaults(textures=frozenset({"metal_surface"}), prompt_names={"metal_surface": "metal surface"}),
             download_name="KolektorSDD2.zip",
             how_to_get="--download (the ViCoS short link to KolektorSDD2.zip; no SHA-256 is published, "
             "third-party loaders check MD5 1ed0f628122776ace4965afa30dfe316), or --raw.",
             categories=("metal_surface",),
-            prompt_names=_names({"metal_surface": "metal surface"}),
             notes="Test set balanced with seeded defect-free images by default (normals='balanced').",
         ),
         DatasetInfo(
@@ -192,11 +210,10 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256=None,
             licence="CC BY-SA 4.0 (GitHub repository)",
             labels="polygons",
-            textures=frozenset(),
             converter=bsd.convert,
+            defaults=DatasetDefaults(prompt_names={"ball_screw": "ball screw"}),
             how_to_get="Manual: `git clone https://github.com/2Obe/BSData` (or the repository ZIP), then --raw.",
             categories=("ball_screw",),
-            prompt_names=_names({"ball_screw": "ball screw"}),
             notes="No official anomaly split; the built split is seeded (see README).",
         ),
         DatasetInfo(
@@ -210,11 +227,10 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256=None,
             licence="Not stated",
             labels="boxes",
-            textures=frozenset({"steel_plate"}),
             converter=gc.convert,
+            defaults=DatasetDefaults(textures=frozenset({"steel_plate"}), prompt_names={"steel_plate": "steel plate"}),
             how_to_get="Manual: Kaggle alex000kim/gc10det (login needed) or the authors' links, then --raw.",
             categories=("steel_plate",),
-            prompt_names=_names({"steel_plate": "steel plate"}),
             notes="Bounding boxes filled as masks. That VCP-CLIP's 'GC' is GC10-DET is an assumption.",
         ),
         DatasetInfo(
@@ -227,12 +243,11 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256=None,
             licence="Not stated (cite FDSNet, ICASSP 2022)",
             labels="pixel masks",
-            textures=frozenset({"phone_screen"}),
             converter=msd.convert,
+            defaults=DatasetDefaults(textures=frozenset({"phone_screen"}), prompt_names={"phone_screen": "phone screen"}),
             how_to_get="Manual: MSD.zip and good.zip from the OneDrive/Baidu links in the README, then --raw "
             "(unpack good.zip into <raw>/good or pass --good).",
             categories=("phone_screen",),
-            prompt_names=_names({"phone_screen": "phone screen"}),
             notes="Landscape 16:9 images are squashed by the square resize.",
         ),
         DatasetInfo(
@@ -245,12 +260,11 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256=None,
             licence="Research use (see the source repository)",
             labels="pixel masks",
-            textures=frozenset({"road"}),
             converter=road.convert,
+            defaults=DatasetDefaults(textures=frozenset({"road"}), prompt_names={"road": "road surface"}),
             how_to_get="Manual: clone or download the road-crack set, then --raw (image/ + groundTruth/ "
             "folders, or any images/ + masks/ pair).",
             categories=("road",),
-            prompt_names=_names({"road": "road surface"}),
             notes="Which road set VCP-CLIP used could not be established; CrackForest is an assumption.",
         ),
         DatasetInfo(
@@ -263,11 +277,12 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256="461c9387e515bfed41ecaae07c50cf6b10def647b36c9e31d239ab2736b10d2a",
             licence="CC BY-NC-SA 4.0 (anomalib's docstring)",
             labels="pixel masks",
-            textures=frozenset({"02"}),
             converter=btech.convert,
+            defaults=DatasetDefaults(
+                textures=frozenset({"02"}), prompt_names={"01": "metal object", "02": "wood", "03": "metal object"}
+            ),
             how_to_get="--download, or --raw with btad.zip or its folder.",
             categories=("01", "02", "03"),
-            prompt_names=_names({"01": "metal object", "02": "wood", "03": "metal object"}),
             notes="Prompt names follow Bayes-PFL's renaming of the products (01 metal1, 02 wood, 03 metal2).",
         ),
         DatasetInfo(
@@ -280,8 +295,8 @@ DATASETS: Dict[str, DatasetInfo] = {
             sha256=None,
             licence="MIT (generated by this package)",
             labels="synthetic masks",
-            textures=SYNTHETIC_TEXTURES,
             converter=synthetic_convert,
+            defaults=DatasetDefaults(textures=SYNTHETIC_TEXTURES),
             how_to_get="Generated: anoclip.data.make_synthetic_dataset(root).",
             categories=SYNTHETIC_CATEGORIES,
             requires_raw=False,
@@ -296,3 +311,15 @@ def get_dataset(name: str) -> DatasetInfo:
     if key not in DATASETS:
         raise UnknownDatasetError(f"Unknown dataset {name!r}; known: {sorted(DATASETS)}.")
     return DATASETS[key]
+
+
+#: The ten benchmark data sets (every registry entry but the generated ``synthetic``).
+BENCHMARK_DATASETS: Tuple[str, ...] = tuple(name for name, info in DATASETS.items() if info.requires_raw)
+
+
+def dataset_defaults(name: Optional[str]) -> DatasetDefaults:
+    """The per-dataset model choices of ``name``; None or ``"custom"`` (a user's own data set)
+    gets the MVTec-style defaults: square resize, 22 views, the text adapter, no textures."""
+    if name is None or name.strip().lower() == "custom":
+        return DatasetDefaults()
+    return get_dataset(name).defaults

@@ -1,26 +1,32 @@
 """What a zero-shot localizer is, and the registry that names them.
 
-A localizer turns preprocessed images into patch scores (B, h, w) for one class. Most methods do
-it by producing patch tokens in CLIP's joint space and comparing them with the class's text
-prototypes; those implement :meth:`Localizer.local_tokens` and inherit the scoring (and can be
-test-time adapted). Methods that score patches another way (a broadcast image score, WinCLIP's
-windows) override :meth:`Localizer.score_patches` instead. Preprocessing, prompts, smoothing,
-upsampling and image scores are shared by :meth:`anoclip.AnoCLIP.predict`.
+A localizer is an *encoder variant* over an open_clip ViT: it reads the ViT's blocks (never
+modifies them) and returns an :class:`~anoclip.encoder.ImageEncoding`. It knows nothing of
+:class:`anoclip.AnoCLIP`, which calls it; calls run one way::
+
+    AnoCLIP.predict ─▶ localizer.encode(visual, images) ─▶ encoder / open_clip blocks
+                    ─▶ localizer.patch_scores(encoding, prototypes, T) ─▶ scoring
+
+Most localizers return patch tokens in CLIP's joint space and inherit the shared scoring
+(cosine to the text prototypes, softmax at temperature T); they can be test-time adapted. The few
+that score another way (a broadcast image score, WinCLIP's windows) return no patch tokens and
+override :meth:`Localizer.patch_scores`.
+
+Localizers are frozen dataclasses: their fields are their options (``get_method("vv",
+start=6)``), validated once in ``__post_init__`` (or against the ViT in :meth:`check`), and
+recorded by value in results (:attr:`Localizer.options`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Optional, Type
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable, ClassVar, Dict, Mapping, Type, Union
 
+from open_clip.transformer import VisionTransformer
 from torch import Tensor
 
 from .. import scoring
 from ..encoder import ImageEncoding
-
-if TYPE_CHECKING:
-    from ..model import AnoCLIP
-
-SUPERVISION_KINDS = ("training-free", "auxiliary-data", "test-batch")
+from ..published import SUPERVISION
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,9 @@ class MethodInfo:
         title: human-readable name with venue.
         paper: citation key / reference.
         changes: one sentence on exactly what the method changes relative to vanilla CLIP.
-        supervision: "training-free", "auxiliary-data" (trained on other labelled data) or
-            "test-batch" (uses the other unlabeled test images).
+        supervision: one of :data:`anoclip.published.SUPERVISION` — "training-free",
+            "auxiliary-data" (trained on other labelled data) or "test-batch" (uses the other
+            unlabelled test images).
     """
 
     name: str
@@ -43,39 +50,43 @@ class MethodInfo:
     supervision: str = "training-free"
 
     def __post_init__(self) -> None:
-        if self.supervision not in SUPERVISION_KINDS:
-            raise ValueError(f"supervision={self.supervision!r} is not one of {SUPERVISION_KINDS}.")
+        if self.supervision not in SUPERVISION:
+            raise ValueError(f"supervision={self.supervision!r} is not one of {SUPERVISION}.")
 
 
-@dataclass
-class LocalScores:
-    """Patch scores (B, h, w) and the CLS embedding (B, D) computed on the way, if any."""
-
-    patch_scores: Tensor
-    cls: Optional[Tensor] = None
-
-
+@dataclass(frozen=True)
 class Localizer:
-    """Base class: subclasses set ``info`` and implement ``local_tokens`` or ``score_patches``."""
+    """Base class: subclasses set ``info`` and implement :meth:`encode`.
+
+    ``paper_config`` lists the :class:`~anoclip.config.AnoCLIPConfig` fields (text and scoring
+    settings only) that the method's paper fixes — WinCLIP's own prompts, temperature and
+    single-view image score; :meth:`anoclip.AnoCLIP.predict` applies them on top of the model's
+    config and records the result in the prediction.
+    """
 
     info: ClassVar[MethodInfo]
-    #: AnoCLIPConfig fields this method fixes (e.g. WinCLIP's own prompts and temperature).
-    config_overrides: ClassVar[Dict[str, Any]] = {}
+    paper_config: ClassVar[Mapping[str, Any]] = {}
+    #: Whether :meth:`encode` returns patch tokens (only then can TTA adapt them).
+    has_patch_tokens: ClassVar[bool] = True
 
-    def local_tokens(self, model: "AnoCLIP", images: Tensor) -> Optional[ImageEncoding]:
-        """Patch tokens (B, N, D) in the joint space, or None for non-token methods."""
-        return None
+    @property
+    def options(self) -> Dict[str, Any]:
+        """The constructor options, as recorded in results."""
+        return asdict(self)
 
-    def score_patches(self, model: "AnoCLIP", images: Tensor, prototypes: Tensor) -> LocalScores:
-        """Abnormal probability per patch from the tokens and the text prototypes."""
-        encoding = self.local_tokens(model, images)
-        if encoding is None:
-            raise NotImplementedError(f"{type(self).__name__} must implement local_tokens or score_patches.")
-        probabilities = scoring.abnormal_probability(encoding.patches, prototypes, model.config.temperature)
-        return LocalScores(scoring.to_grid(probabilities, encoding.grid), encoding.cls)
+    def check(self, visual: VisionTransformer) -> None:
+        """Validate the options against this ViT before any image is read (default: nothing)."""
+
+    def encode(self, visual: VisionTransformer, images: Tensor) -> ImageEncoding:
+        """(B, 3, S, S) preprocessed images → vanilla CLS (B, D) and this method's patch tokens."""
+        raise NotImplementedError(f"{type(self).__name__} must implement encode().")
+
+    def patch_scores(self, encoding: ImageEncoding, prototypes: Tensor, temperature: float) -> Tensor:
+        """(B, h, w) abnormal probability per patch: the shared token scoring."""
+        return scoring.patch_scores(encoding.patches, prototypes, temperature, encoding.grid)
 
 
-_REGISTRY: Dict[str, Callable[..., Localizer]] = {}
+_REGISTRY: Dict[str, Type[Localizer]] = {}
 
 
 def register(cls: Type[Localizer]) -> Type[Localizer]:
@@ -92,8 +103,20 @@ def available_methods() -> Dict[str, MethodInfo]:
     return {name: factory.info for name, factory in _REGISTRY.items()}
 
 
-def get_method(name: str, **options: Any) -> Localizer:
-    """Instantiate a registered localizer; unknown names get the list of known ones."""
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown method {name!r}; available: {sorted(_REGISTRY)}.")
-    return _REGISTRY[name](**options)
+def get_method(method: Union[str, Localizer], **options: Any) -> Localizer:
+    """The localizer named ``method`` with ``options``, or ``method`` itself if it already is one.
+
+    Unknown names and unknown options are refused with the lists of known ones.
+    """
+    if isinstance(method, Localizer):
+        if options:
+            raise TypeError("Pass options either to get_method(name, **options) or to the localizer, not both.")
+        return method
+    if method not in _REGISTRY:
+        raise ValueError(f"Unknown method {method!r}; available: {sorted(_REGISTRY)}.")
+    factory: Callable[..., Localizer] = _REGISTRY[method]
+    known = [item.name for item in fields(factory)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"Method {method!r} has no option(s) {unknown}; its options: {known or 'none'}.")
+    return factory(**options)

@@ -19,11 +19,14 @@ of this baseline.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .base import MethodInfo, register
 from .last_block import LastBlockLocalizer
 
 
 @register
+@dataclass(frozen=True)
 class ClearCLIPLocalizer(LastBlockLocalizer):
     info = MethodInfo(
         name="clearclip",
@@ -34,5 +37,5 @@ class ClearCLIPLocalizer(LastBlockLocalizer):
         supervision="training-free",
     )
     attention = "q-q"
-    residual = False
-    ffn = False
+    residual: bool = False
+    ffn: bool = False

@@ -13,19 +13,18 @@ test-time adaptation does not apply.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-import torch
+from open_clip.transformer import VisionTransformer
 from torch import Tensor
 
 from .. import scoring
-from .base import LocalScores, Localizer, MethodInfo, register
-
-if TYPE_CHECKING:
-    from ..model import AnoCLIP
+from ..encoder import ImageEncoding, grid_size
+from .base import Localizer, MethodInfo, register
 
 
 @register
+@dataclass(frozen=True)
 class CLIPGlobalLocalizer(Localizer):
     info = MethodInfo(
         name="clip-global",
@@ -34,11 +33,12 @@ class CLIPGlobalLocalizer(Localizer):
         changes="No localization: each image's CLS abnormal probability is copied to all its patches.",
         supervision="training-free",
     )
+    has_patch_tokens = False
 
-    def score_patches(self, model: "AnoCLIP", images: Tensor, prototypes: Tensor) -> LocalScores:
-        with torch.inference_mode(), model.autocast():
-            cls = model.clip.encode_image(images)
-        cls = cls.float()
-        probability = scoring.abnormal_probability(cls, prototypes, model.config.temperature)
-        height, width = model.grid
-        return LocalScores(probability[:, None, None].expand(-1, height, width).clone(), cls)
+    def encode(self, visual: VisionTransformer, images: Tensor) -> ImageEncoding:
+        return ImageEncoding(cls=visual(images), patches=None, grid=grid_size(visual))
+
+    def patch_scores(self, encoding: ImageEncoding, prototypes: Tensor, temperature: float) -> Tensor:
+        probability = scoring.abnormal_probability(encoding.cls, prototypes, temperature)
+        height, width = encoding.grid
+        return probability[:, None, None].expand(-1, height, width).clone()

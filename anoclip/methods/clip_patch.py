@@ -12,19 +12,17 @@ a copy of a few global "sink" tokens; the other methods are ways around that.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from torch import Tensor
+from open_clip.transformer import VisionTransformer
 
-from ..encoder import ImageEncoding
-from .base import Localizer, MethodInfo, register
-
-if TYPE_CHECKING:
-    from ..model import AnoCLIP
+from .base import MethodInfo, register
+from .dual_path import DualPathLocalizer
 
 
 @register
-class CLIPPatchLocalizer(Localizer):
+@dataclass(frozen=True)
+class CLIPPatchLocalizer(DualPathLocalizer):
     info = MethodInfo(
         name="clip-patch",
         title="CLIP patch tokens (Radford et al., ICML 2021)",
@@ -33,5 +31,5 @@ class CLIPPatchLocalizer(Localizer):
         supervision="training-free",
     )
 
-    def local_tokens(self, model: "AnoCLIP", images: Tensor) -> ImageEncoding:
-        return model.with_config(vv=False).encode_image(images)
+    def vv_start(self, visual: VisionTransformer) -> None:
+        return None

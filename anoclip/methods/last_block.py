@@ -22,17 +22,14 @@ in CLIP models; they are applied where the vanilla block applies them.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Optional
+from dataclasses import dataclass
+from typing import ClassVar
 
-import torch
 from open_clip.transformer import VisionTransformer
 from torch import Tensor
 
 from ..encoder import ImageEncoding, attend, embed, grid_size, out_project, project, qkv
 from .base import Localizer
-
-if TYPE_CHECKING:
-    from ..model import AnoCLIP
 
 LAST_BLOCK_ATTENTIONS = ("q-k", "identity", "q-q", "q-q+k-k")
 
@@ -80,26 +77,18 @@ def encode_last_block(
     return ImageEncoding(cls=cls, patches=project(visual, y[:, 1:]), grid=grid_size(visual))
 
 
+@dataclass(frozen=True)
 class LastBlockLocalizer(Localizer):
     """A localizer defined by (attention, residual, ffn) in the last block; see the module doc.
 
-    Subclasses set the three class attributes to their paper's choice. ``residual`` and ``ffn``
-    can be overridden per instance (``get_method("sclip", residual=False)``) for the ablations
-    ClearCLIP made popular; the defaults are always the faithful ones.
+    Subclasses set ``attention`` and give ``residual`` and ``ffn`` their paper's defaults; both
+    are options (``get_method("sclip", residual=False)``) for the ablations ClearCLIP made
+    popular.
     """
 
     attention: ClassVar[str]
-    residual: bool
-    ffn: bool
+    residual: bool = True
+    ffn: bool = True
 
-    def __init__(self, residual: Optional[bool] = None, ffn: Optional[bool] = None) -> None:
-        if residual is not None:
-            self.residual = residual
-        if ffn is not None:
-            self.ffn = ffn
-
-    def local_tokens(self, model: "AnoCLIP", images: Tensor) -> ImageEncoding:
-        with torch.inference_mode(), model.autocast():
-            encoding = encode_last_block(model.clip.visual, images, self.attention, self.residual, self.ffn)
-        encoding.cls, encoding.patches = encoding.cls.float(), encoding.patches.float()
-        return encoding
+    def encode(self, visual: VisionTransformer, images: Tensor) -> ImageEncoding:
+        return encode_last_block(visual, images, self.attention, self.residual, self.ffn)

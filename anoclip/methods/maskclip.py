@@ -24,11 +24,14 @@ part of this baseline.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .base import MethodInfo, register
 from .last_block import LastBlockLocalizer
 
 
 @register
+@dataclass(frozen=True)
 class MaskCLIPLocalizer(LastBlockLocalizer):
     info = MethodInfo(
         name="maskclip",
@@ -39,5 +42,5 @@ class MaskCLIPLocalizer(LastBlockLocalizer):
         supervision="training-free",
     )
     attention = "identity"
-    residual = True
-    ffn = True
+    residual: bool = True
+    ffn: bool = True

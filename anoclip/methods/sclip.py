@@ -20,11 +20,14 @@ refinement are segmentation post-processing and are not part of this baseline.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .base import MethodInfo, register
 from .last_block import LastBlockLocalizer
 
 
 @register
+@dataclass(frozen=True)
 class SCLIPLocalizer(LastBlockLocalizer):
     info = MethodInfo(
         name="sclip",
@@ -35,5 +38,5 @@ class SCLIPLocalizer(LastBlockLocalizer):
         supervision="training-free",
     )
     attention = "q-q+k-k"
-    residual = True
-    ffn = True
+    residual: bool = True
+    ffn: bool = True

@@ -17,19 +17,17 @@ Default: the official CLIP Surgery code modifies the *last six* blocks (``xmed-l
 models. ``start=0`` is exactly AnoCLIP's encoder (``anoclip`` is the faithful configuration).
 CLIP Surgery's second ingredient, "feature surgery" (subtracting the features shared by all
 class prompts from the similarity), is not included: with two prompts it is a different scoring
-rule, not an encoder change. This method ignores ``config.vv_start``.
+rule, not an encoder change.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from dataclasses import dataclass
+from typing import Optional
 
-from torch import Tensor
+from open_clip.transformer import VisionTransformer
 
-from ..encoder import ImageEncoding
-from .base import Localizer, MethodInfo, register
-
-if TYPE_CHECKING:
-    from ..model import AnoCLIP
+from .base import MethodInfo, register
+from .dual_path import DualPathLocalizer
 
 SURGERY_BLOCKS = 6
 
@@ -40,7 +38,10 @@ def surgery_start(num_blocks: int) -> int:
 
 
 @register
-class VVLocalizer(Localizer):
+@dataclass(frozen=True)
+class VVLocalizer(DualPathLocalizer):
+    """``start``: 0-based first V-V block; None = CLIP Surgery's last six blocks."""
+
     info = MethodInfo(
         name="vv",
         title="V-V dual path from a chosen block (CLIP Surgery, Li et al., 2023)",
@@ -49,15 +50,7 @@ class VVLocalizer(Localizer):
         "(default: the last six) and takes its patch tokens; the original path is untouched.",
         supervision="training-free",
     )
+    start: Optional[int] = None
 
-    def __init__(self, start: Optional[int] = None) -> None:
-        if start is not None and start < 0:
-            raise ValueError(f"vv start must be a 0-based block index >= 0, got {start}.")
-        self.start = start
-
-    def local_tokens(self, model: "AnoCLIP", images: Tensor) -> ImageEncoding:
-        blocks = len(model.clip.visual.transformer.resblocks)
-        start = surgery_start(blocks) if self.start is None else self.start
-        if start >= blocks:
-            raise ValueError(f"vv start={start} but {model.name} has only {blocks} blocks (0..{blocks - 1}).")
-        return model.with_config(vv=True, vv_start=start).encode_image(images)
+    def vv_start(self, visual: VisionTransformer) -> int:
+        return surgery_start(len(visual.transformer.resblocks)) if self.start is None else self.start

@@ -23,30 +23,28 @@ the two window scales); ``zqhang/Accurate-WinCLIP-pytorch`` does the same. On Vi
 passes of 5 or 10 tokens per image: several times AnoCLIP's cost (see
 ``benchmarks/methods_speed.py``).
 
-Text side (``config_overrides``): the ``"winclip"`` prompt family (7 normal × 4 abnormal state
+Text side (``paper_config``): the ``"winclip"`` prompt family (7 normal × 4 abnormal state
 phrases, the compositional ensemble), raw embeddings averaged then normalised (anomalib averages
 unnormalised ``encode_text`` outputs) and temperature 0.07 — so the shared image score uses it
 too. Remaining differences, all deliberate: the template list is the 22-template paired list of
 ``anoclip.prompts`` while anomalib and Accurate-WinCLIP carry 21 templates with "a jpeg
 corrupted photo of the {}." twice and no "a cropped photo of a {}."; the shared pipeline smooths
 the patch grid like every method; the image score is WinCLIP's single-view CLS score
-(``image_views=1`` is part of ``config_overrides``); weights default to the package's laion400m_e32 (anomalib: e31). Not
+(``image_views=1`` is part of ``paper_config``); weights default to the package's laion400m_e32 (anomalib: e31). Not
 token-based: test-time adaptation does not apply.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import List, Tuple
 
 import torch
 from open_clip.transformer import VisionTransformer
 from torch import Tensor
 
 from .. import scoring
-from ..encoder import grid_size, project
-from .base import LocalScores, Localizer, MethodInfo, register
-
-if TYPE_CHECKING:
-    from ..model import AnoCLIP
+from ..encoder import ImageEncoding, grid_size, positioned_tokens, project
+from .base import Localizer, MethodInfo, register
 
 WINCLIP_SCALES: Tuple[int, ...] = (2, 3)
 WINCLIP_TEMPERATURE = 0.07
@@ -88,13 +86,6 @@ def harmonic_mean(maps: Tensor) -> Tensor:
     return maps.shape[0] / (1.0 / maps).sum(dim=0)
 
 
-def positioned_tokens(visual: VisionTransformer, images: Tensor) -> Tensor:
-    """CLS + patch embeddings + positional embedding, *before* ``ln_pre``: (B, 1+N, W)."""
-    x = visual.conv1(images).flatten(2).transpose(1, 2)
-    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-    return torch.cat([cls, x], dim=1) + visual.positional_embedding.to(x.dtype)
-
-
 def encode_sequences(visual: VisionTransformer, tokens: Tensor) -> Tensor:
     """Vanilla CLIP on token sequences (CLS first): ln_pre → blocks → ln_post → proj of CLS: (S, D)."""
     x = visual.ln_pre(tokens)
@@ -107,7 +98,8 @@ def window_embeddings(visual: VisionTransformer, tokens: Tensor, windows: Tensor
     """CLS embedding of every window of every image: (B, n_windows, D).
 
     Each sequence is the image's CLS token followed by the window's patch tokens (``tokens`` from
-    :func:`positioned_tokens`); sequences are encoded ``chunk_size`` at a time to bound memory.
+    :func:`anoclip.encoder.positioned_tokens`); sequences are encoded ``chunk_size`` at a time to
+    bound memory.
     """
     batch, _, width = tokens.shape
     n_windows, window_len = windows.shape
@@ -119,8 +111,19 @@ def window_embeddings(visual: VisionTransformer, tokens: Tensor, windows: Tensor
     return torch.cat([encode_sequences(visual, chunk) for chunk in chunks]).view(batch, n_windows, -1)
 
 
+@dataclass
+class WindowEncoding(ImageEncoding):
+    """:class:`~anoclip.encoder.ImageEncoding` plus the CLS embedding of every window, per scale."""
+
+    windows: List[Tensor] = field(default_factory=list)  # one (B, n_windows, D) tensor per window size
+    window_index: List[Tensor] = field(default_factory=list)  # the matching (n_windows, k²) patch indices
+
+
 @register
+@dataclass(frozen=True)
 class WinCLIPLocalizer(Localizer):
+    """``scales``: window sizes in patches; ``chunk_size``: sequences per forward (memory only)."""
+
     info = MethodInfo(
         name="winclip",
         title="WinCLIP zero-shot (Jeong et al., CVPR 2023)",
@@ -130,30 +133,37 @@ class WinCLIPLocalizer(Localizer):
         "by harmonic means.",
         supervision="training-free",
     )
-    config_overrides = {
+    paper_config = {
         "prompts": "winclip", "temperature": WINCLIP_TEMPERATURE, "ensemble": "mean-then-normalize", "image_views": 1,
     }
+    has_patch_tokens = False
+    scales: Tuple[int, ...] = WINCLIP_SCALES
+    chunk_size: int = 512
 
-    def __init__(self, scales: Sequence[int] = WINCLIP_SCALES, chunk_size: int = 512) -> None:
-        if not scales or any(int(k) < 1 for k in scales):
-            raise ValueError(f"WinCLIP scales must be window sizes >= 1, got {tuple(scales)}.")
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
-        self.scales = tuple(int(k) for k in scales)
-        self.chunk_size = chunk_size
+    def __post_init__(self) -> None:
+        if not self.scales or any(int(k) < 1 for k in self.scales):
+            raise ValueError(f"WinCLIP scales must be window sizes >= 1, got {tuple(self.scales)}.")
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}.")
+        object.__setattr__(self, "scales", tuple(int(k) for k in self.scales))
 
-    def score_patches(self, model: "AnoCLIP", images: Tensor, prototypes: Tensor) -> LocalScores:
-        visual = model.clip.visual
+    def check(self, visual: VisionTransformer) -> None:
+        for size in self.scales:
+            window_indices(grid_size(visual), size)
+
+    def encode(self, visual: VisionTransformer, images: Tensor) -> WindowEncoding:
         grid = grid_size(visual)
-        temperature = model.config.temperature
-        windows = [window_indices(grid, size) for size in self.scales]
-        with torch.inference_mode(), model.autocast():
-            tokens = positioned_tokens(visual, images)
-            cls = encode_sequences(visual, tokens).float()
-            embeddings = [window_embeddings(visual, tokens, w, self.chunk_size).float() for w in windows]
-        image_probability = scoring.abnormal_probability(cls, prototypes, temperature)
-        maps = [image_probability[:, None, None].expand(-1, *grid)]
-        for embedding, w in zip(embeddings, windows):
+        tokens = positioned_tokens(visual, images)
+        index = [window_indices(grid, size) for size in self.scales]
+        return WindowEncoding(
+            cls=encode_sequences(visual, tokens), patches=None, grid=grid,
+            windows=[window_embeddings(visual, tokens, w, self.chunk_size) for w in index], window_index=index,
+        )
+
+    def patch_scores(self, encoding: WindowEncoding, prototypes: Tensor, temperature: float) -> Tensor:
+        image_probability = scoring.abnormal_probability(encoding.cls, prototypes, temperature)
+        maps = [image_probability[:, None, None].expand(-1, *encoding.grid)]
+        for embedding, index in zip(encoding.windows, encoding.window_index):
             window_scores = scoring.abnormal_probability(embedding, prototypes, temperature)
-            maps.append(harmonic_aggregation(window_scores, w, grid))
-        return LocalScores(harmonic_mean(torch.stack(maps)), cls)
+            maps.append(harmonic_aggregation(window_scores, index, encoding.grid))
+        return harmonic_mean(torch.stack(maps))

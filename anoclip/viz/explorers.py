@@ -29,12 +29,10 @@ from matplotlib.colors import ListedColormap
 from PIL import Image
 
 from .. import metrics, scoring
+from ..config import PROMPT_FAMILIES, SMOOTHING_KINDS, TTAConfig
 from ..data.images import read_rgb, to_rgb
 from ..data.meta import Meta, load_sample
-from ..prompts import PROMPT_FAMILIES
 from ..protocol import resize_mask
-from ..scoring import SMOOTHING_KINDS
-from ..tta import TTAConfig
 from .attention import attention_from_patch, cls_weight, defect_patch
 from .canvas import MASK_COLOUR, mark_patch, new_figure, outline_mask, panel_label, show_image, show_map, stamp_smoke
 
@@ -129,11 +127,13 @@ class AttentionExplorer(_Explorer):
     """Where one patch looks, per block, head and path (q-k = CLIP's own attention, v-v).
 
     Args:
-        model: an :class:`anoclip.AnoCLIP`; its config decides where the v-v path runs.
+        model: an :class:`anoclip.AnoCLIP`.
         images: paths, PIL images or arrays; shown at the model's input resolution.
         names: labels for the image menu.
         masks: optional ground-truth masks; the query patch then starts on the defect.
         interactive: force (True) or refuse (False) a live ipympl canvas; None = detect.
+        method: a dual-path method, which decides where the v-v path runs: ``"anoclip"`` (every
+            block), ``get_method("vv", start=s)`` or ``"clip-patch"`` (none).
     """
 
     def __init__(
@@ -143,6 +143,7 @@ class AttentionExplorer(_Explorer):
         names: Optional[Sequence[str]] = None,
         masks: Optional[Sequence[Optional[np.ndarray]]] = None,
         interactive: Optional[bool] = None,
+        method: Any = "anoclip",
     ) -> None:
         import ipywidgets as widgets
 
@@ -150,6 +151,7 @@ class AttentionExplorer(_Explorer):
         if not images:
             raise ValueError("AttentionExplorer needs at least one image.")
         self.model = model
+        self.method = method
         size = model.image_size
         self.images = [_as_rgb(image).resize((size, size), Image.BILINEAR) for image in images]
         self.masks = list(masks) if masks is not None else [None] * len(self.images)
@@ -194,7 +196,8 @@ class AttentionExplorer(_Explorer):
     def attention(self, index: int) -> Dict[str, List[Optional[np.ndarray]]]:
         """Per-path, per-block (heads, 1+N, 1+N) attention of image ``index``; one forward, cached."""
         if index not in self._attention:
-            taps = self.model.encode_image(self.model.preprocess([self.images[index]]), taps=True).taps
+            x = self.model.preprocess([self.images[index]])
+            taps = self.model.encode_image(x, self.method, taps=True).taps
 
             def on_cpu(per_block: List[Optional[torch.Tensor]]) -> List[Optional[np.ndarray]]:
                 return [None if maps is None else maps[0].float().cpu().numpy() for maps in per_block]
@@ -258,7 +261,7 @@ class HeatmapExplorer(_Explorer):
     """AnoCLIP anomaly maps under different prompts, smoothing, threshold, opacity and TTA.
 
     Args:
-        model: an :class:`anoclip.AnoCLIP`; its other config fields (V-V, temperature…) are kept.
+        model: an :class:`anoclip.AnoCLIP`; its other config fields (temperature…) are kept.
         samples: class name → list of (image, mask or None).
         tta_config: the TTA used when the TTA box is ticked (default: official MVTec settings).
         interactive: force (True) or refuse (False) a live ipympl canvas; None = detect.
@@ -349,8 +352,7 @@ class HeatmapExplorer(_Explorer):
         state = self.state
         scores = torch.from_numpy(self.patch_scores(state["class_name"], state["prompts"], state["tta"]))
         size = (self.model.image_size, self.model.image_size)
-        maps = scoring.anomaly_maps(scores, size, state["smoothing"], self.model.config.sigma)
-        return maps.clamp(0.0, 1.0).numpy()
+        return scoring.anomaly_maps(scores, size, state["smoothing"], self.model.config.sigma).numpy()
 
     def _class_changed(self, _change: Dict[str, Any]) -> None:
         with self._batch():
