@@ -37,13 +37,24 @@ from .data.registry import DatasetDefaults, dataset_defaults
 from .fileio import write_csv_atomic, write_json_atomic, write_text_atomic
 from .methods import Localizer, get_method
 from .model import AnoCLIP
-from .protocol import image_tiles, merge_tiles, normalize, resize_map, resize_mask, resized_shape
+from .protocol import TileLayout, image_tiles, normalize, resize_map, resize_mask, resized_shape, square_layout
 
 SCORE_COLUMNS = ("image", "anomaly", "image_score", "max_pixel_score")
 
 
 class ResultsMismatchError(ValueError):
     """``out`` already holds results of a different setting; resuming would mix them."""
+
+
+class NoUsableImagesError(DataError):
+    """A category ended with no image that could be evaluated (all unreadable or none listed).
+
+    ``finished`` holds the results of the categories that did finish (written to ``out``).
+    """
+
+    def __init__(self, message: str, finished: Sequence["CategoryResult"] = ()) -> None:
+        super().__init__(message)
+        self.finished = list(finished)
 
 
 def dataset_name(meta: Meta, dataset: Optional[str] = None) -> str:
@@ -136,14 +147,12 @@ class CategoryResult:
 
 @dataclass
 class _Loaded:
-    """One sample ready for the model: tiles (T, 3, S, S) and the mask at evaluation size."""
+    """One sample ready for the model: tiles (T, 3, S, S), their layout, the mask at evaluation size."""
 
     sample: Sample
     tiles: torch.Tensor
+    layout: TileLayout
     mask: np.ndarray
-    offsets: List[int]
-    axis: int
-    map_shape: Tuple[int, int]
 
 
 def select_samples(samples: Sequence[Sample], limit: Optional[int]) -> List[Sample]:
@@ -165,15 +174,13 @@ def select_samples(samples: Sequence[Sample], limit: Optional[int]) -> List[Samp
 
 
 def _load(root: Path, sample: Sample, side: int, setting: BenchSetting) -> _Loaded:
-    resize, resolution = setting.resize, setting.resolution
     image, mask = load_sample(root, sample)
-    if resize == "square":
-        tiles = normalize(image.resize((side, side), Image.BILINEAR))[None]
-        offsets, axis, map_shape = [0], 2, (side, side)
+    if setting.resize == "square":
+        tiles, layout = normalize(image.resize((side, side), Image.BILINEAR))[None], square_layout(side)
     else:
-        tiles, offsets, axis, map_shape = image_tiles(image, side)
-    eval_mask = mask if resolution == "native" else resize_mask(mask, resized_shape(*mask.shape, side, resize))
-    return _Loaded(sample, tiles, eval_mask, offsets, axis, map_shape)
+        tiles, layout = image_tiles(image, side)
+    eval_mask = mask if setting.resolution == "native" else resize_mask(mask, resized_shape(*mask.shape, side, setting.resize))
+    return _Loaded(sample, tiles, layout, eval_mask)
 
 
 def _load_batch(root: Path, batch: Sequence[Sample], side: int, setting: BenchSetting):
@@ -224,8 +231,8 @@ def evaluate_category(
             skipped.extend(failed)
             for item in failed:
                 warnings.warn(f"skipped {item['image']}: {item['reason']}", stacklevel=2)
-            for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting.tta):
-                full = resize_map(merge_tiles(maps, item.offsets, item.axis, item.map_shape), item.mask.shape)
+            for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting):
+                full = resize_map(item.layout.merge(maps), item.mask.shape)
                 pixels.add(full.cpu().numpy(), item.mask)
                 scores.append(image_score)
                 labels.append(item.sample.anomaly)
@@ -238,11 +245,8 @@ def evaluate_category(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", metrics.UndefinedMetricWarning)
         values = pixels.all() if pixels.n_images else {}
-        values.update({
-            "image_auroc": metrics.image_auroc(scores, labels) if scores else math.nan,
-            "image_ap": metrics.image_ap(scores, labels) if scores else math.nan,
-            "image_f1_max": metrics.image_f1_max(scores, labels) if scores else math.nan,
-        })
+        for name in ("image_auroc", "image_ap", "image_aupr_trapezoid", "image_f1_max"):
+            values[name] = getattr(metrics, name)(scores, labels) if scores else math.nan
     result = CategoryResult(
         category=category,
         metrics={name: float(values.get(name, math.nan)) for name in metrics.METRICS},
@@ -251,27 +255,26 @@ def evaluate_category(
     return result, rows
 
 
-def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, localizer: Localizer,
-             tta: Optional[TTAConfig]):
+def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, localizer: Localizer, setting: BenchSetting):
     """Yield (item, tile maps (T, S, S), image score) per loaded sample.
 
-    Images that tile alike go through the model in one batch; a batch mixing tile counts
-    (mixed aspect ratios under the tiles protocol) is predicted image by image, so that TTA
-    still trains exactly one adapter per image.
+    Images with the same tile layout go through the model in one batch (all of them under the
+    square protocol); under the tiles protocol TTA trains one adapter per image on its tiles.
     """
-    if not loaded:
-        return
-    counts = {item.tiles.shape[0] for item in loaded}
-    groups = [list(loaded)] if len(counts) == 1 else [[item] for item in loaded]
-    for group in groups:
-        per_image = group[0].tiles.shape[0]
+    groups: Dict[TileLayout, List[int]] = {}
+    for index, item in enumerate(loaded):
+        groups.setdefault(item.layout, []).append(index)
+    outputs = {}
+    for layout, members in groups.items():
         prediction = model.predict(
-            torch.cat([item.tiles for item in group]), class_name, localizer, tta or False, tiles_per_image=per_image,
+            torch.cat([loaded[i].tiles for i in members]), class_name, localizer, setting.tta or False,
+            tiling=layout if setting.resize == "tiles" else None,
         )
-        maps = prediction.anomaly_maps.float().split(per_image)
-        scores = prediction.image_scores.float().split(per_image)
-        for item, item_maps, item_scores in zip(group, maps, scores):
-            yield item, item_maps, float(item_scores.mean())
+        maps = prediction.anomaly_maps.float().split(layout.count)
+        scores = prediction.image_scores.float().split(layout.count)
+        outputs.update({i: (item_maps, float(item_scores.mean())) for i, item_maps, item_scores in zip(members, maps, scores)})
+    for index, item in enumerate(loaded):  # in file order, whatever the grouping
+        yield (item, *outputs[index])
 
 
 def _check_setting(out: Path, record: Dict[str, object], overwrite: bool) -> None:
@@ -326,18 +329,28 @@ def run_benchmark(
     out = Path(out)
     _check_setting(out, record, overwrite)
 
-    results = []
+    results, unusable = [], []
     for category in wanted:
         done = out / "categories" / f"{category}.json"
         if done.is_file():
             results.append(load_category_result(done))
             continue
         result, rows = evaluate_category(model, meta, category, setting, batch_size=batch_size, progress=progress)
+        if result.images == 0:  # not marked finished: a fixed dataset is picked up on resume
+            first = f" (first: {result.skipped[0]['image']}: {result.skipped[0]['reason']})" if result.skipped else ""
+            unusable.append(f"{category}: none of its {len(result.skipped)} test images could be read{first}")
+            continue
         write_csv_atomic(out / "scores" / f"{category}.csv", rows, SCORE_COLUMNS)
         write_json_atomic(done, asdict(result))  # last: its presence marks the category finished
         results.append(result)
         write_reports(out, results, record)
     write_reports(out, results, record)
+    if unusable:
+        raise NoUsableImagesError(
+            "; ".join(unusable) + f". The other categories are in {out}. Fix or re-download those files "
+            "(or re-run the dataset's prepare script), then run the same command again to finish.",
+            finished=results,
+        )
     return results
 
 
@@ -384,7 +397,8 @@ def write_reports(out: Path, results: Sequence[CategoryResult], record: Mapping[
         f"Model {model['model']} / {model['pretrained']} at {model['image_size']} px; resize `{record['resize']}`, "
         f"evaluated at {'the official 240-px-style model resolution' if record['resolution'] == 'official' else 'native mask resolution'}"
         f"{f'; at most {limit} images per category' if limit else ''}. Values in %; "
-        "AUPRO = MVTec definition (FPR ≤ 0.3), AUPRO (cflow) = the 200-threshold variant most zero-shot repos report.",
+        "AUPRO = MVTec definition (FPR ≤ 0.3), AUPRO (cflow) = the 200-threshold variant most zero-shot repos report; "
+        "img AP (step) = step-wise average precision, img AUPR (trapz) = the official code's trapezoidal `pr_sp`.",
         "",
     ]
     if model.get("random_weights"):

@@ -1,4 +1,10 @@
-"""Command line: ``anoclip localize`` (heat maps for your images) and ``anoclip bench``."""
+"""Command line: ``anoclip localize`` (heat maps for your images), ``anoclip bench``, ``anoclip prefetch``.
+
+Exit status: 0 when everything asked for was done; 1 when the work finished but some inputs
+were skipped (each named on stderr and in the outputs); 2 when nothing could be done because of
+the input (a missing file, an unknown method, category or dataset, a folder that is not a
+dataset...). Errors are one line naming the thing and the fix, never a traceback.
+"""
 from __future__ import annotations
 
 import argparse
@@ -45,7 +51,13 @@ def _load_model(args: argparse.Namespace):
 
 
 def collect_images(inputs: Sequence[str]) -> List[Path]:
-    """Files as given, and the image files directly inside given folders (sorted)."""
+    """Files as given, and the image files directly inside given folders (sorted).
+
+    Checked before any model is loaded: a missing path, or inputs of which not one opens as an
+    image, is a :class:`CLIError`. Files that open but fail to decode later are skipped.
+    """
+    from PIL import Image, UnidentifiedImageError
+
     found: List[Path] = []
     for raw in inputs:
         path = Path(raw)
@@ -57,6 +69,19 @@ def collect_images(inputs: Sequence[str]) -> List[Path]:
             raise CLIError(f"No such image or folder: {path}")
     if not found:
         raise CLIError(f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(inputs)}.")
+
+    def opens(path: Path) -> bool:
+        try:
+            with Image.open(path):
+                return True
+        except (UnidentifiedImageError, OSError):
+            return False
+
+    if not any(opens(path) for path in found):
+        raise CLIError(
+            f"None of the {len(found)} input file(s) is an image ({', '.join(str(p) for p in found[:3])}"
+            f"{', ...' if len(found) > 3 else ''}). Pass image files ({', '.join(IMAGE_SUFFIXES)}) or folders holding them."
+        )
     return found
 
 
@@ -114,25 +139,37 @@ def localize(args: argparse.Namespace) -> int:
                     })
             write_csv_atomic(out / "scores.csv", rows, fields)  # after every batch: nothing lost
             bar.update(len(batch_paths))
-    print(f"wrote {sum(1 for r in rows if not r.get('error'))} overlays and {out / 'scores.csv'}")
+    skipped = sum(1 for r in rows if r.get("error"))
+    print(f"wrote {len(rows) - skipped} overlays and {out / 'scores.csv'}")
+    if skipped:
+        print(f"anoclip: {skipped} input(s) skipped (see the error column of {out / 'scores.csv'})", file=sys.stderr)
+        return 1
     return 0
 
 
 def bench(args: argparse.Namespace) -> int:
-    from .bench import BenchSetting, ResultsMismatchError, dataset_name, run_benchmark
-    from .data import DataError, Meta, make_synthetic_dataset
+    from .bench import BenchSetting, NoUsableImagesError, ResultsMismatchError, dataset_name, run_benchmark
+    from .data import DataError, Meta, OutputExistsError, make_synthetic_dataset
     from .data.meta import META_FILE
 
     root = Path(args.root)
-    if args.smoke and not (root / META_FILE).is_file():
-        print(f"--smoke: writing a small synthetic dataset to {root}", file=sys.stderr)
-        make_synthetic_dataset(root)
     try:
-        meta = Meta.load(root)  # a wrong root fails before the (slow) model load
+        if args.smoke and not (root / META_FILE).is_file():
+            print(f"--smoke: writing a small synthetic dataset to {root}", file=sys.stderr)
+            make_synthetic_dataset(root)
+        # Everything about the input is checked before the (slow) model load and any image read.
+        meta = Meta.load(root)
+        for category in args.categories or ():
+            meta.samples(category, "test")
         setting = BenchSetting.create(
             dataset_name(meta, args.dataset), method=args.method, method_options=dict(args.method_option),
             tta=args.tta, tta_seed=args.tta_seed, resolution=args.resolution, limit=args.limit,
         )
+    except OutputExistsError as err:
+        raise CLIError(
+            f"--smoke writes a synthetic dataset into --root when it holds no meta.json, but {root} is a "
+            f"folder with other files. Pass an empty or new folder, or a prepared dataset. ({err})"
+        ) from err
     except (DataError, ValueError) as err:
         raise CLIError(str(err)) from err
     model = _load_model(args)
@@ -143,6 +180,12 @@ def bench(args: argparse.Namespace) -> int:
             model, root, args.out, setting, categories=args.categories, batch_size=args.batch_size,
             overwrite=args.overwrite,
         )
+    except NoUsableImagesError as err:
+        if not err.finished:
+            raise CLIError(str(err)) from err
+        print((Path(args.out) / "results.md").read_text())
+        print(f"anoclip: error: {err}", file=sys.stderr)
+        return 1
     except (DataError, ResultsMismatchError, ValueError) as err:
         raise CLIError(str(err)) from err
     print((Path(args.out) / "results.md").read_text())

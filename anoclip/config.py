@@ -24,6 +24,8 @@ SMOOTHING_KINDS: Tuple[str, ...] = ("mean3", "gaussian", "none")
 IMAGE_VIEWS: Tuple[int, ...] = (1, 22)
 AMP_DTYPES: Tuple[Optional[str], ...] = (None, "bf16", "fp16")
 ADAPTER_KINDS: Tuple[str, ...] = ("text", "linear")
+TTA_DRAWS: Tuple[str, ...] = ("per-image", "shared")
+TILE_LOSSES: Tuple[str, ...] = ("merged-pixels", "tokens")
 RESIZE_MODES: Tuple[str, ...] = ("square", "tiles")
 RESOLUTIONS: Tuple[str, ...] = ("official", "native")
 
@@ -114,6 +116,10 @@ class TTAConfig(_Settings):
         residual: share of the original token kept in the output (official: 0.5).
         weight_decay: AdamW's decoupled weight decay (PyTorch default 0.01, as official).
         seed: seeds the adapter initialisation and the noise draws.
+        draws: "per-image" (faithful: every image its own initialisation and noise, seeded by
+            ``seed`` and the image's content) or "shared" (one draw for all images).
+        tile_loss: for tiled images (VisA), "merged-pixels" (faithful: the loss over the pixels
+            of the merged, upsampled logit map) or "tokens" (over the tiles' patch tokens).
     """
 
     steps: int = 5
@@ -125,9 +131,13 @@ class TTAConfig(_Settings):
     residual: float = 0.5
     weight_decay: float = 0.01
     seed: int = 111
+    draws: str = "per-image"
+    tile_loss: str = "merged-pixels"
 
     def __post_init__(self) -> None:
         check_choice("TTAConfig", "adapter", self.adapter, ADAPTER_KINDS)
+        check_choice("TTAConfig", "draws", self.draws, TTA_DRAWS)
+        check_choice("TTAConfig", "tile_loss", self.tile_loss, TILE_LOSSES)
         if self.steps < 0:
             raise ValueError(f"TTAConfig.steps must be >= 0, got {self.steps}.")
         if not 0.0 <= self.residual <= 1.0:

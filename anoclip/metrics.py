@@ -53,15 +53,18 @@ __all__ = [
 ]
 
 #: The metric names, in report order: the columns of ``anoclip bench`` and of published.csv.
+#: Two image-level precision-recall areas are reported side by side: ``image_ap`` (step-wise
+#: average precision, scikit-learn's) and ``image_aupr_trapezoid`` (the official AnoVL code's
+#: ``pr_sp``, trapezoidal); likewise the MVTec ``aupro`` and the 200-threshold ``aupro_cflow``.
 METRICS = (
     "pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro", "aupro_cflow",
-    "image_auroc", "image_ap", "image_f1_max",
+    "image_auroc", "image_ap", "image_aupr_trapezoid", "image_f1_max",
 )
-#: Short column titles for tables.
+#: Short column titles for tables, each naming its variant.
 METRIC_TITLES = {
     "pixel_auroc": "px AUROC", "pixel_ap": "px AP", "pixel_f1_max": "px F1-max",
     "aupro": "AUPRO", "aupro_cflow": "AUPRO (cflow)", "image_auroc": "img AUROC",
-    "image_ap": "img AP", "image_f1_max": "img F1-max",
+    "image_ap": "img AP (step)", "image_aupr_trapezoid": "img AUPR (trapz)", "image_f1_max": "img F1-max",
 }
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)

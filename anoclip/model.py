@@ -15,6 +15,7 @@ working vanilla CLIP.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import warnings
 from dataclasses import dataclass, replace
@@ -34,8 +35,8 @@ from .data.images import read_rgb, to_rgb
 from .encoder import ImageEncoding, check_supported, grid_size
 from .env import smoke_mode
 from .methods import DualPathLocalizer, Localizer, get_method
-from .protocol import normalize
-from .tta import LossFn, adapt_tokens
+from .protocol import TileLayout, normalize
+from .tta import LossFn, adapt_tokens, image_seed
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
 Images = Union[Tensor, ImageInput, Sequence[ImageInput]]
@@ -293,16 +294,27 @@ class AnoCLIP:
 
     # ---------------------------------------------------------------- the pipeline
     def _adapt(
-        self, tokens: Tensor, bank: TextBank, config: TTAConfig, temperature: float, tiles_per_image: int,
-        loss_fn: Optional[LossFn],
+        self, x: Tensor, tokens: Tensor, bank: TextBank, config: TTAConfig, temperature: float,
+        tiling: Optional[TileLayout], loss_fn: Optional[LossFn],
     ) -> Tuple[Tensor, Tensor]:
-        """Test-time adapted tokens (B, N, D) and the per-image losses; one adapter per image,
-        shared by its ``tiles_per_image`` consecutive tiles."""
+        """Test-time adapted tokens (B, N, D) and the per-image losses.
+
+        One adapter per image, shared by the ``tiling.count`` consecutive tiles of a tiled image;
+        each image's random draw is seeded by its own pixels (:func:`anoclip.tta.image_seed`).
+        """
         batch, patches, dim = tokens.shape
-        if batch % tiles_per_image:
-            raise ValueError(f"{batch} inputs do not split into images of {tiles_per_image} tiles.")
-        grouped = tokens.reshape(batch // tiles_per_image, tiles_per_image * patches, dim)
-        result = adapt_tokens(grouped, bank.prototypes, bank.sentences, config, temperature, loss_fn)
+        per_image = tiling.count if tiling else 1
+        if batch % per_image:
+            raise ValueError(f"{batch} inputs do not split into images of {per_image} tiles.")
+        images = batch // per_image
+        seeds = [image_seed(config.seed, x[i * per_image:(i + 1) * per_image]) for i in range(images)]
+        view = None
+        if tiling is not None and config.tile_loss == "merged-pixels":
+            view = functools.partial(tiling.merged_logits, grid=self.grid)
+        grouped = tokens.reshape(images, per_image * patches, dim)
+        result = adapt_tokens(
+            grouped, bank.prototypes, bank.sentences, config, temperature, loss_fn, seeds=seeds, loss_view=view
+        )
         return result.tokens.reshape(batch, patches, dim), result.losses
 
     def predict(
@@ -312,7 +324,7 @@ class AnoCLIP:
         method: Method = "anoclip",
         tta: Union[bool, TTAConfig] = False,
         *,
-        tiles_per_image: int = 1,
+        tiling: Optional[TileLayout] = None,
         tta_loss: Optional[LossFn] = None,
         image_scores: bool = True,
     ) -> Prediction:
@@ -324,8 +336,9 @@ class AnoCLIP:
             method: a localizer name from :mod:`anoclip.methods` (default "anoclip") or a
                 localizer with options, e.g. ``get_method("vv", start=6)``.
             tta: False, True (official MVTec TTA settings) or a :class:`TTAConfig`.
-            tiles_per_image: consecutive groups of this many inputs are tiles of one image
-                (VisA protocol): TTA then trains one adapter per image on all its tiles' tokens.
+            tiling: the inputs are tiles of images laid out like this (VisA protocol, see
+                :func:`anoclip.protocol.image_tiles`): consecutive groups of ``tiling.count``
+                inputs are one image; TTA then trains one adapter per image on all its tiles.
             tta_loss: replaces the TTA loss (see :func:`anoclip.tta.adapt_tokens`), e.g. to try a
                 new loss term; ``None`` = the official loss.
             image_scores: False skips the image-score views (the benchmark computes them once per
@@ -344,7 +357,7 @@ class AnoCLIP:
         before = losses = None
         if tta_config is not None:  # → [TTA]
             before = localizer.patch_scores(encoding, text.prototypes, config.temperature)
-            adapted, losses = self._adapt(encoding.patches, text, tta_config, config.temperature, tiles_per_image, tta_loss)
+            adapted, losses = self._adapt(x, encoding.patches, text, tta_config, config.temperature, tiling, tta_loss)
             encoding = replace(encoding, patches=adapted)
         patch_scores = localizer.patch_scores(encoding, text.prototypes, config.temperature)  # → patch scores
         anomaly_maps = scoring.anomaly_maps(patch_scores, size, config.smoothing, config.sigma)  # → anomaly maps

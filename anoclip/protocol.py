@@ -16,6 +16,7 @@ the maps to each mask's own size instead.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import List, Tuple
 
 import numpy as np
@@ -27,8 +28,8 @@ from .config import RESIZE_MODES, RESOLUTIONS
 from .scoring import upsample
 
 __all__ = [
-    "OPENAI_MEAN", "OPENAI_STD", "RESIZE_MODES", "RESOLUTIONS", "image_tiles", "merge_tiles", "normalize",
-    "resize_map", "resize_mask", "resized_shape", "short_side_size", "tile_offsets",
+    "OPENAI_MEAN", "OPENAI_STD", "RESIZE_MODES", "RESOLUTIONS", "TileLayout", "image_tiles", "normalize",
+    "resize_map", "resize_mask", "resized_shape", "short_side_size", "square_layout", "tile_offsets",
 ]
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -67,29 +68,64 @@ def tile_offsets(length: int, side: int) -> List[int]:
     return [round(index * (length - side) / (count - 1)) for index in range(count)]
 
 
-def image_tiles(rgb: Image.Image, side: int) -> Tuple[Tensor, List[int], int, Tuple[int, int]]:
-    """Short-side resize, then square tiles along the long axis.
+@dataclass(frozen=True)
+class TileLayout:
+    """Where square ``side``-sized tiles sit in one short-side-resized (H, W) image.
 
-    Returns (T, 3, side, side) normalised tiles, their offsets, the tiled axis (1 rows, 2
-    columns of the (3, H, W) tensor) and the resized (H, W).
+    ``axis`` is the tiled axis of the (3, H, W) image tensor: 2 when tiles run along the
+    columns (landscape), 1 along the rows (portrait). Images with equal layouts can share a batch.
+    """
+
+    offsets: Tuple[int, ...]
+    axis: int
+    shape: Tuple[int, int]
+    side: int
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets)
+
+    def merge(self, tile_maps: Tensor) -> Tensor:
+        """Place (..., T, side, side) tile maps into (..., H, W), averaging where tiles overlap."""
+        leading = tile_maps.shape[:-3]
+        total = tile_maps.new_zeros(*leading, *self.shape)
+        count = tile_maps.new_zeros(self.shape)
+        dim = self.axis - 3  # -2 rows, -1 columns
+        for index, offset in enumerate(self.offsets):
+            total.narrow(dim, offset, self.side).add_(tile_maps[..., index, :, :])
+            count.narrow(dim, offset, self.side).add_(1.0)
+        return total / count
+
+    def merged_logits(self, tile_logits: Tensor, grid: Tuple[int, int]) -> Tensor:
+        """Patch logits of an image's tiles (B, T·h·w, C) → pixel logits of the merged image (B, H·W, C).
+
+        Each tile's logit grid is upsampled to ``side`` pixels (bilinear, aligned corners) and
+        the tiles are merged: the official VisA code computes its TTA loss on these pixels.
+        """
+        batch, _, channels = tile_logits.shape
+        height, width = grid
+        per_tile = tile_logits.view(batch, self.count, height, width, channels).permute(0, 1, 4, 2, 3)
+        upsampled = upsample(per_tile.reshape(-1, height, width), (self.side, self.side))
+        merged = self.merge(upsampled.view(batch, self.count, channels, self.side, self.side).transpose(1, 2))
+        return merged.flatten(2).transpose(1, 2)
+
+
+def image_tiles(rgb: Image.Image, side: int) -> Tuple[Tensor, TileLayout]:
+    """Short-side resize, then the fewest square tiles covering the long axis.
+
+    Returns the (T, 3, side, side) normalised tiles and their :class:`TileLayout`.
     """
     height, width = short_side_size(rgb.height, rgb.width, side)
     tensor = normalize(rgb.resize((width, height), Image.BILINEAR))
     axis = 2 if width >= height else 1
-    offsets = tile_offsets(tensor.shape[axis], side)
+    offsets = tuple(tile_offsets(tensor.shape[axis], side))
     tiles = torch.stack([tensor.narrow(axis, offset, side) for offset in offsets])
-    return tiles, offsets, axis, (height, width)
+    return tiles, TileLayout(offsets, axis, (height, width), side)
 
 
-def merge_tiles(tile_maps: Tensor, offsets: List[int], axis: int, shape: Tuple[int, int]) -> Tensor:
-    """Place (T, side, side) tile maps into one (H, W) map, averaging overlaps."""
-    total = torch.zeros(shape, dtype=tile_maps.dtype, device=tile_maps.device)
-    count = torch.zeros(shape, dtype=tile_maps.dtype, device=tile_maps.device)
-    side = tile_maps.shape[-1]
-    for tile, offset in zip(tile_maps, offsets):
-        total.narrow(axis - 1, offset, side).add_(tile)
-        count.narrow(axis - 1, offset, side).add_(1.0)
-    return total / count
+def square_layout(side: int) -> TileLayout:
+    """The square protocol as a layout: one tile that is the whole (side, side) image."""
+    return TileLayout((0,), 2, (side, side), side)
 
 
 def resize_mask(mask: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:

@@ -18,31 +18,49 @@ Adapters (``TTAConfig.adapter``), with x̂ = x / ‖x‖:
   normalised prompt embeddings, W ∈ R^{2K×D}: the token is re-expressed as a mix of prompts.
 * ``"linear"`` (official VisA): ``x' = ½ x + ½ (W x̂ + b)``, W ∈ R^{D×D}.
 
+Random draws. The official code re-initialises each image's adapter, and draws each step's noise,
+from the global random generator, so every image gets its own draw — and its result depends on
+the images processed before it. Here (``TTAConfig.draws="per-image"``, the faithful default) each
+image gets its own draw too, from a generator seeded by the config's seed and a digest of the
+image itself, so an image's result depends only on the image, the config and the seed: not on
+its batch, its position or what came before. (Batched matrix products round differently for
+different batch sizes; at the faithful settings that moves a probability by about 1e-6, against
+a TTA effect of about 1e-2 — see ``tests/test_tta.py``.) ``draws="shared"`` gives every image the same draw
+(one adapter initialisation and one noise sequence per seed) — the variant chapter 5 compares.
+
 Fixes relative to the official code (spec §12): the optimiser state is reset with the adapter
-for every image (the official AdamW moments leaked from one image to the next), and every image
-starts from the same seeded initialisation and sees the same seeded noise, so an image's result
-depends only on the image, the config and the seed — not on its batch, its position in the batch
-or the images before it. The images of a batch are adapted in parallel as independent adapters:
-weights carry a batch dimension, the loss is a *sum* of per-image losses, and AdamW acts
-elementwise, so one optimiser step updates every adapter exactly as if it were alone.
+for every image (the official AdamW moments leaked from one image to the next). The images of a
+batch are adapted in parallel as independent adapters: weights carry a batch dimension, the loss
+is a *sum* of per-image losses, and AdamW acts elementwise, so one optimiser step updates every
+adapter exactly as if it were alone.
+
+Tiled images (the VisA protocol) train one adapter on all their tiles. The official VisA code
+computes the loss after upsampling each tile's logits to pixels and merging the tiles
+(``TTAConfig.tile_loss="merged-pixels"``, the default); ``"tokens"`` averages over the tiles'
+patch tokens instead (overlapping patches then count twice).
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .config import TTAConfig
-from .scoring import state_probabilities
+from .scoring import state_logits
 
-__all__ = ["LossFn", "TTAConfig", "TTAResult", "adapt_tokens", "num_trainable_parameters", "per_image_loss"]
+__all__ = [
+    "LogitView", "LossFn", "TTAConfig", "TTAResult", "adapt_tokens", "image_seed", "num_trainable_parameters",
+    "per_image_loss",
+]
 
 LossFn = Callable[[Tensor, Tensor, TTAConfig], Tensor]
+LogitView = Callable[[Tensor], Tensor]
 
 
 @dataclass
@@ -59,20 +77,45 @@ def num_trainable_parameters(config: TTAConfig, dim: int, prompts: int) -> int:
     return outputs * dim + outputs
 
 
-@functools.lru_cache(maxsize=8)
-def _seeded_draws(seed: int, steps: int, dim: int, outputs: int, patches: int, device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
-    """Initial adapter weights and the noise of every step, identical for every image.
+def image_seed(seed: int, image: Tensor) -> int:
+    """A 63-bit seed from ``seed`` and the bytes of one image (all its tiles): its own draw."""
+    digest = hashlib.blake2b(str(seed).encode(), digest_size=8)
+    digest.update(image.detach().float().contiguous().cpu().numpy().tobytes())
+    return int.from_bytes(digest.digest(), "little") >> 1
 
-    Weights follow PyTorch's default nn.Linear init, U(±1/√D). Everything is drawn from seeded
-    CPU generators (so CPU and GPU runs see the same numbers) once per setting and cached on
-    the device: the random draws stay out of the per-batch hot path.
-    """
-    generator = torch.Generator().manual_seed(seed)
+
+def _draw(generator: torch.Generator, steps: int, dim: int, outputs: int, patches: int, device: torch.device):
+    """One adapter initialisation, PyTorch's nn.Linear default U(±1/√D), and every step's noise."""
     bound = 1.0 / math.sqrt(dim)
-    weight = (torch.rand(outputs, dim, generator=generator) * 2 - 1) * bound
-    bias = (torch.rand(outputs, generator=generator) * 2 - 1) * bound
-    noise = torch.randn(steps, patches, dim, generator=torch.Generator().manual_seed(seed + 1))
+    weight = (torch.rand(outputs, dim, generator=generator, device=device) * 2 - 1) * bound
+    bias = (torch.rand(outputs, generator=generator, device=device) * 2 - 1) * bound
+    noise = torch.randn(steps, patches, dim, generator=generator, device=device)
+    return weight, bias, noise
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_draw(seed: int, steps: int, dim: int, outputs: int, patches: int, device: torch.device):
+    """The ``draws="shared"`` draw, from a seeded CPU generator (the same numbers on every
+    device), cached on the device so that it stays out of the per-batch hot path."""
+    weight, bias, noise = _draw(torch.Generator().manual_seed(seed), steps, dim, outputs, patches, torch.device("cpu"))
     return weight.to(device), bias.to(device), noise.to(device)
+
+
+def _initial_state(
+    config: TTAConfig, seeds: Sequence[int], dim: int, outputs: int, patches: int, device: torch.device
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """Initial weights (B, O, D), biases (B, O) and noise (steps, B, L, D) of B adapters.
+
+    Per-image draws come from a generator on the tokens' device (fast on a GPU), so a seed gives
+    the same numbers on every run of one device type; CPU and CUDA draw different numbers.
+    """
+    if config.draws == "shared":
+        weight, bias, noise = _shared_draw(config.seed, config.steps, dim, outputs, patches, device)
+        batch = len(seeds)
+        return weight.expand(batch, -1, -1).clone(), bias.expand(batch, -1).clone(), noise.unsqueeze(1).expand(-1, batch, -1, -1)
+    draws = [_draw(torch.Generator(device=device).manual_seed(s), config.steps, dim, outputs, patches, device) for s in seeds]
+    weight, bias, noise = (torch.stack(parts, dim=index) for index, parts in zip((0, 0, 1), zip(*draws)))
+    return weight, bias, noise
 
 
 def _adapt(tokens: Tensor, weight: Tensor, bias: Tensor, prompt_bank: Optional[Tensor], residual: float) -> Tensor:
@@ -102,18 +145,26 @@ def adapt_tokens(
     config: TTAConfig,
     temperature: float = 1.0,
     loss_fn: Optional[LossFn] = None,
+    *,
+    seeds: Optional[Sequence[int]] = None,
+    loss_view: Optional[LogitView] = None,
 ) -> TTAResult:
     """Adapt the patch tokens of every image of a batch with its own fresh adapter.
 
     Args:
-        tokens: (B, N, D) projected patch tokens (not normalised), e.g. ``encode_image().patches``.
+        tokens: (B, N, D) projected patch tokens (not normalised), e.g. ``encode_image().patches``;
+            an image's N tokens may be those of several tiles.
         prototypes: (2, D) unit text prototypes (normal, abnormal).
         prompt_bank: (2K, D) individually normalised sentence embeddings, normal then abnormal
             (used by the "text" adapter).
-        config: hyper-parameters; ``config.seed`` fixes initialisation and noise.
+        config: hyper-parameters; ``config.seed`` (with ``seeds``) fixes initialisation and noise.
         temperature: the pipeline's softmax temperature.
         loss_fn: replaces :func:`per_image_loss`; called as ``loss_fn(clean, noisy, config)``
             with (B, L, 2) probabilities and must return the (B,) per-image losses.
+        seeds: one seed per image for ``draws="per-image"``; :meth:`anoclip.AnoCLIP.predict`
+            passes :func:`image_seed` of each input image. None: digests of the tokens.
+        loss_view: maps (B, N, 2) logits to the (B, L, 2) logits the loss averages over (e.g.
+            :meth:`anoclip.protocol.TileLayout.merged_logits`); None: the tokens themselves.
     Returns:
         The adapted tokens (no noise) and the per-step losses. CLIP is not involved: gradients
         flow only into the adapters' weights.
@@ -123,20 +174,26 @@ def adapt_tokens(
     tokens = tokens.detach().float().clone()
     prototypes = prototypes.detach().float().clone()
     batch, patches, dim = tokens.shape
+    if seeds is None:
+        seeds = [image_seed(config.seed, image) for image in tokens]
+    if len(seeds) != batch:
+        raise ValueError(f"adapt_tokens got {len(seeds)} seeds for {batch} images.")
     bank = prompt_bank.detach().float().clone() if config.adapter == "text" else None
     outputs = bank.shape[0] if bank is not None else dim
-    weight0, bias0, noise = _seeded_draws(config.seed, config.steps, dim, outputs, patches, tokens.device)
-    weight = weight0.expand(batch, -1, -1).clone().requires_grad_(True)
-    bias = bias0.expand(batch, -1).clone().requires_grad_(True)
+    weight, bias, noise = _initial_state(config, seeds, dim, outputs, patches, tokens.device)
+    weight.requires_grad_(True)
+    bias.requires_grad_(True)
     optimiser = torch.optim.AdamW(
         [weight, bias], lr=config.lr, weight_decay=config.weight_decay, fused=tokens.device.type == "cuda"
     )
+    view = loss_view or (lambda logits: logits)
     losses = torch.zeros(batch, config.steps, device=tokens.device)
     with torch.enable_grad():
         for step in range(config.steps):
             both = torch.cat([tokens, tokens + noise[step] * config.noise_std], dim=1)  # (B, 2N, D)
-            probabilities = state_probabilities(_adapt(both, weight, bias, bank, config.residual), prototypes, temperature)
-            per_image = loss_fn(probabilities[:, :patches], probabilities[:, patches:], config)
+            logits = state_logits(_adapt(both, weight, bias, bank, config.residual), prototypes, temperature)
+            clean, noisy = (torch.softmax(view(part), dim=-1) for part in logits.split(patches, dim=1))
+            per_image = loss_fn(clean, noisy, config)
             optimiser.zero_grad(set_to_none=True)
             per_image.sum().backward()
             optimiser.step()

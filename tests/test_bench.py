@@ -42,6 +42,8 @@ def test_results_equal_a_direct_recomputation(tiny, dataset, tmp_path):
         "pixel_auroc": metrics.pixel_auroc(maps, masks),
         "aupro": metrics.aupro(maps, masks),
         "image_auroc": metrics.image_auroc(scores, labels),
+        "image_ap": metrics.image_ap(scores, labels),
+        "image_aupr_trapezoid": metrics.image_aupr_trapezoid(scores, labels),
     }
     got = results[0].metrics
     for name, value in expected.items():
@@ -81,6 +83,8 @@ def test_outputs_resume_and_config(tiny, dataset, tmp_path, monkeypatch):
     assert float(rows[-1]["pixel_auroc"]) == pytest.approx(np.mean([r.metrics["pixel_auroc"] for r in results]))
     markdown = (out / "results.md").read_text()
     assert "| **mean** |" in markdown and "RANDOM WEIGHTS" in markdown
+    assert "img AP (step) | img AUPR (trapz)" in markdown  # both image APs, each named
+    assert set(rows[0]) >= {"image_ap", "image_aupr_trapezoid"}
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"] == "synthetic" and config["model"]["config"]["texture_classes"] == ["carpet", "grid"]
     assert config["tta"] is None and config["resolution"] == "official"

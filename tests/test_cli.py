@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from anoclip.cli import main
@@ -25,7 +26,7 @@ def test_localize_writes_overlays_and_scores(tmp_path, capsys):
     folder = write_images(tmp_path / "imgs")
     out = tmp_path / "out"
     code = main(["localize", str(folder), str(folder / "a.png"), "--class-name", "bottle", "--out", str(out), "--smoke", "--batch-size", "2"])
-    assert code == 0
+    assert code == 1  # finished, but one input was skipped
     with open(out / "scores.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 5  # a, b, c, corrupt, and a again (disambiguated)
@@ -38,7 +39,8 @@ def test_localize_writes_overlays_and_scores(tmp_path, capsys):
         with Image.open(out / row["overlay"]) as overlay:
             assert overlay.format == "PNG" and overlay.size[0] > 100
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*tmp"))
-    assert "skipped" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "skipped" in err and "1 input(s) skipped" in err and "Traceback" not in err
 
 
 def test_localize_reports_missing_inputs(tmp_path, capsys):
@@ -56,3 +58,71 @@ def test_localize_offline_without_weights_exits_with_advice(tmp_path):
     )
     assert result.returncode == 2
     assert "--pretrained /path/to/checkpoint" in result.stderr and "Traceback" not in result.stderr
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    return err.splitlines()[-1]
+
+
+def test_localize_refuses_inputs_that_are_not_images_before_loading_a_model(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    assert main(["localize", str(notes), "--class-name", "bottle", "--smoke", "--out", str(tmp_path / "o")]) == 2
+    line = error_line(capsys)
+    assert "notes.txt" in line and "is an image" in line and "Pass image files" in line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture
+def synthetic_root(tmp_path_factory):
+    from anoclip.data import make_synthetic_dataset
+
+    return make_synthetic_dataset(tmp_path_factory.mktemp("cli") / "syn", categories=("bottle", "grid"),
+                                  n_train=1, n_test_good=1, n_test_defect=1)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--method", "nosuchmethod"], "Unknown method 'nosuchmethod'"),
+    (["--method", "vv", "--method-option", "begin=2"], "no option(s) ['begin']"),
+    (["--categories", "nope"], "Category 'nope' is not in the test split"),
+    (["--dataset", "nosuchset"], "Unknown dataset 'nosuchset'"),
+    (["--limit", "0"], "limit must be a positive number"),
+])
+def test_bench_input_errors_are_one_line_before_any_work(synthetic_root, tmp_path, capsys, monkeypatch, extra, expected):
+    import anoclip.cli as cli
+
+    monkeypatch.setattr(cli, "_load_model", lambda args: pytest.fail("the model must not be loaded"))
+    out = tmp_path / "out"
+    assert main(["bench", "--root", str(synthetic_root), "--out", str(out), *extra]) == 2
+    assert expected in error_line(capsys)
+    assert not out.exists()
+
+
+def test_bench_smoke_on_a_folder_that_is_not_a_dataset(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"x")
+    assert main(["bench", "--root", str(folder), "--out", str(tmp_path / "o"), "--smoke"]) == 2
+    line = error_line(capsys)
+    assert str(folder) in line and "empty or new folder" in line
+
+
+def test_bench_category_without_usable_images_fails_after_finishing_the_others(synthetic_root, tmp_path, capsys):
+    import json
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(synthetic_root, root)
+    meta = json.loads((root / "meta.json").read_text())
+    for item in meta["test"]["grid"]:
+        (root / item["img_path"]).write_bytes(b"garbage")
+    out = tmp_path / "out"
+    assert main(["bench", "--root", str(root), "--out", str(out), "--smoke"]) == 1
+    line = error_line(capsys)
+    assert line.startswith("anoclip: error: grid: none of its 2 test images could be read")
+    assert "run the same command again" in line
+    assert (out / "categories" / "bottle.json").is_file() and not (out / "categories" / "grid.json").exists()
+    assert main(["bench", "--root", str(root), "--out", str(out), "--smoke", "--categories", "grid"]) == 2
+    assert "grid: none of its 2" in error_line(capsys)

@@ -9,8 +9,8 @@ from PIL import Image
 from anoclip import TTAConfig
 from anoclip.bench import BenchSetting, run_benchmark
 from anoclip.data import build_meta, write_meta
-from anoclip.protocol import image_tiles, merge_tiles, resize_mask, resized_shape, short_side_size, tile_offsets
-from anoclip.tta import adapt_tokens
+from anoclip.protocol import TileLayout, image_tiles, resize_mask, resized_shape, short_side_size, tile_offsets
+from anoclip.tta import adapt_tokens, image_seed
 
 
 def test_short_side_and_offsets():
@@ -28,10 +28,14 @@ def test_short_side_and_offsets():
 def test_tiles_cover_the_resized_image_and_merge_back(size):
     height, width = size
     rgb = Image.fromarray((np.random.default_rng(0).random((height, width, 3)) * 255).astype(np.uint8))
-    tiles, offsets, axis, shape = image_tiles(rgb, 20)
+    tiles, layout = image_tiles(rgb, 20)
+    shape = layout.shape
     assert shape == short_side_size(height, width, 20) and tiles.shape[1:] == (3, 20, 20)
-    # Merging the tiles' first channel gives back the resized image's first channel exactly.
-    merged = merge_tiles(tiles[:, 0], offsets, axis, shape)
+    assert layout.count == tiles.shape[0] and layout.side == 20
+    # Merging the tiles' first channel gives back the resized image's first channel exactly,
+    # and leading dimensions (here the three channels at once) are merged alike.
+    merged = layout.merge(tiles[:, 0])
+    assert torch.allclose(layout.merge(tiles.transpose(0, 1))[0], merged)
     from anoclip.protocol import normalize
 
     full = normalize(rgb.resize((shape[1], shape[0]), Image.BILINEAR))[0]
@@ -40,8 +44,27 @@ def test_tiles_cover_the_resized_image_and_merge_back(size):
 
 def test_merge_averages_overlaps():
     maps = torch.stack([torch.zeros(4, 4), torch.ones(4, 4)])
-    merged = merge_tiles(maps, [0, 2], 2, (4, 6))
+    merged = TileLayout((0, 2), 2, (4, 6), 4).merge(maps)
     assert torch.equal(merged[0], torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 1.0]))
+    portrait = TileLayout((0, 2), 1, (6, 4), 4).merge(maps)
+    assert torch.equal(portrait[:, 0], torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 1.0]))
+
+
+def test_merged_logits_upsample_each_tile_then_average_the_overlap():
+    """Reference: the official recipe written out, one tile and one channel at a time."""
+    layout, grid = TileLayout((0, 4), 2, (8, 12), 8), (2, 2)
+    logits = torch.randn(3, 2 * 4, 2, generator=torch.Generator().manual_seed(0))  # 3 images, 2 tiles of 2×2
+    got = layout.merged_logits(logits, grid)
+    assert got.shape == (3, 8 * 12, 2)
+    for image in range(3):
+        for channel in range(2):
+            total, count = torch.zeros(8, 12), torch.zeros(8, 12)
+            for tile, offset in enumerate((0, 4)):
+                patch = logits[image, tile * 4:(tile + 1) * 4, channel].view(1, 1, 2, 2)
+                up = torch.nn.functional.interpolate(patch, size=(8, 8), mode="bilinear", align_corners=True)[0, 0]
+                total[:, offset:offset + 8] += up
+                count[:, offset:offset + 8] += 1
+            assert torch.allclose(got[image, :, channel], (total / count).flatten(), atol=1e-6)
 
 
 def test_resize_mask_is_the_official_bilinear_then_half():
@@ -53,20 +76,27 @@ def test_resize_mask_is_the_official_bilinear_then_half():
 
 
 def test_tiles_share_one_adapter_per_image(tiny):
-    """predict(tiles_per_image=2) adapts both tiles' tokens with one adapter, as one token set."""
+    """predict(tiling=...) adapts both tiles' tokens with one adapter, its loss on the merged pixels."""
     cold = tiny.with_config(temperature=0.01, image_views=1)
     tiles = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(5))
-    config = TTAConfig(steps=3, lr=1e-2)
-    prediction = cold.predict(tiles, "bottle", tta=config, tiles_per_image=2)
+    layout = TileLayout((0, 32), 2, (64, 96), 64)
     tokens = cold.encode_image(tiles).patches
     bank = cold.text_bank("bottle")
-    joint = adapt_tokens(tokens.reshape(2, 128, -1), bank.prototypes, bank.sentences, config, 0.01).tokens.reshape(4, 64, -1)
-    unit = joint / joint.norm(dim=-1, keepdim=True)
-    expected = torch.softmax(unit @ bank.prototypes.T / 0.01, -1)[..., 1].reshape(4, 8, 8)
-    assert torch.allclose(prediction.patch_scores, expected, atol=1e-5)
-    assert prediction.tta_losses.shape == (2, 3)
+    for tile_loss, view in (("tokens", None), ("merged-pixels", lambda z: layout.merged_logits(z, cold.grid))):
+        config = TTAConfig(steps=3, lr=1e-2, tile_loss=tile_loss)
+        prediction = cold.predict(tiles, "bottle", tta=config, tiling=layout)
+        seeds = [image_seed(config.seed, tiles[:2]), image_seed(config.seed, tiles[2:])]
+        joint = adapt_tokens(tokens.reshape(2, 128, -1), bank.prototypes, bank.sentences, config, 0.01,
+                             seeds=seeds, loss_view=view).tokens.reshape(4, 64, -1)
+        unit = joint / joint.norm(dim=-1, keepdim=True)
+        expected = torch.softmax(unit @ bank.prototypes.T / 0.01, -1)[..., 1].reshape(4, 8, 8)
+        assert torch.allclose(prediction.patch_scores, expected, atol=1e-5), tile_loss
+        assert prediction.tta_losses.shape == (2, 3)
+    pixels = cold.predict(tiles, "bottle", tta=TTAConfig(steps=3, lr=1e-2), tiling=layout).patch_scores
+    token_loss = cold.predict(tiles, "bottle", tta=TTAConfig(steps=3, lr=1e-2, tile_loss="tokens"), tiling=layout).patch_scores
+    assert not torch.allclose(pixels, token_loss, atol=1e-6)  # the loss's resolution matters
     with pytest.raises(ValueError, match="tiles"):
-        cold.predict(tiles[:3], "bottle", tta=config, tiles_per_image=2)
+        cold.predict(tiles[:3], "bottle", tta=TTAConfig(steps=3), tiling=layout)
 
 
 def _wide_dataset(root):

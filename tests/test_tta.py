@@ -4,7 +4,8 @@ import torch
 
 from anoclip import TTAConfig
 from anoclip.data.registry import dataset_defaults
-from anoclip.tta import adapt_tokens, num_trainable_parameters
+from anoclip import scoring
+from anoclip.tta import _initial_state, adapt_tokens, image_seed, num_trainable_parameters
 
 SHARP = TTAConfig(steps=8, lr=1e-2)  # a steeper setting so effects are visible on the random model
 
@@ -42,16 +43,65 @@ def test_same_seed_same_maps_different_seed_different_maps(cold, images):
     assert not torch.allclose(first, other, atol=1e-5)
 
 
-def test_batch_independence(cold, images):
-    a, b = images[:1], images[1:2]
-    alone = cold.predict(a, "bottle", tta=SHARP)
-    second = cold.predict(torch.cat([b, a]), "bottle", tta=SHARP)
-    after_others = cold.predict(torch.cat([images[2:], b, a]), "bottle", tta=SHARP)
-    assert torch.allclose(second.anomaly_maps[1], alone.anomaly_maps[0], atol=1e-5)
-    assert torch.allclose(after_others.anomaly_maps[2], alone.anomaly_maps[0], atol=1e-5)
-    assert torch.allclose(second.tta_losses[1], alone.tta_losses[0], atol=1e-5)
-    # ...and sequential calls do not leak optimiser state either.
-    assert torch.allclose(cold.predict(a, "bottle", tta=SHARP).anomaly_maps, alone.anomaly_maps, atol=1e-6)
+def test_each_image_gets_its_own_draw_that_depends_only_on_the_image(cold, images):
+    """Per-image draws: batch, position and what came before do not change an image's draw."""
+    config = TTAConfig()
+    seeds = [image_seed(config.seed, image) for image in images]
+    weight, bias, noise = _initial_state(config, seeds, 32, 924, 64, torch.device("cpu"))
+    for index in range(3):
+        alone = _initial_state(config, seeds[index:index + 1], 32, 924, 64, torch.device("cpu"))
+        assert torch.equal(alone[0][0], weight[index]) and torch.equal(alone[1][0], bias[index])
+        assert torch.equal(alone[2][:, 0], noise[:, index])
+    assert not torch.allclose(weight[0], weight[1]) and not torch.allclose(noise[:, 0], noise[:, 1])
+    bound = 1 / 32 ** 0.5  # nn.Linear's default initialisation, U(±1/√D)
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.9 * bound
+
+
+@pytest.mark.parametrize("temperature, config, tolerance", [
+    (1.0, TTAConfig(), 1e-5),              # faithful: the batch moves a probability by rounding only
+    (0.01, SHARP, 5e-3),                   # a steep setting amplifies the rounding of batched products
+])
+def test_adapted_results_do_not_depend_on_the_batch(tiny, images, temperature, config, tolerance):
+    model = tiny.with_config(temperature=temperature, image_views=1)
+    tokens = model.encode_image(images).patches
+    bank = model.text_bank("bottle")
+    seeds = [image_seed(config.seed, image) for image in images]
+
+    def probabilities(index):
+        result = adapt_tokens(tokens[index], bank.prototypes, bank.sentences, config, temperature,
+                              seeds=[seeds[i] for i in index])
+        return scoring.abnormal_probability(result.tokens, bank.prototypes, temperature)
+
+    together, reordered, alone = probabilities([0, 1, 2]), probabilities([2, 0, 1]), probabilities([1])
+    assert (together[1] - alone[0]).abs().max() < tolerance
+    assert (together[0] - reordered[1]).abs().max() < tolerance
+    assert torch.equal(probabilities([1]), alone)  # sequential calls do not leak optimiser state
+    zero_shot = scoring.abnormal_probability(tokens[1], bank.prototypes, temperature)
+    assert (alone[0] - zero_shot).abs().max() > 50 * tolerance  # ... while TTA itself moves them
+    swapped = adapt_tokens(tokens[1:2], bank.prototypes, bank.sentences, config, temperature, seeds=[seeds[0]])
+    other_draw = scoring.abnormal_probability(swapped.tokens, bank.prototypes, temperature)
+    assert (other_draw[0] - alone[0]).abs().max() > 10 * tolerance  # another image's draw is another result
+
+
+def test_shared_draws_give_every_image_the_same_draw(cold, images):
+    shared = SHARP.replace(draws="shared")
+    tokens = cold.encode_image(images).patches
+    bank = cold.text_bank("bottle")
+    copies = tokens[:1].expand(2, -1, -1)
+    result = adapt_tokens(copies, bank.prototypes, bank.sentences, shared, 0.01, seeds=[1, 2])
+    assert torch.equal(result.tokens[0], result.tokens[1])  # seeds are ignored: one draw for all
+    per_image = adapt_tokens(copies, bank.prototypes, bank.sentences, SHARP, 0.01, seeds=[1, 2])
+    assert not torch.allclose(per_image.tokens[0], per_image.tokens[1], atol=1e-4)
+
+
+def test_predict_seeds_each_image_by_its_pixels(tiny, images):
+    model = tiny.with_config(image_views=1)
+    alone = model.predict(images[1:2], "bottle", tta=True)
+    together = model.predict(images, "bottle", tta=True)
+    assert torch.allclose(together.anomaly_maps[1], alone.anomaly_maps[0], atol=1e-5)
+    assert torch.allclose(together.tta_losses[1], alone.tta_losses[0], atol=1e-5)
+    assert image_seed(111, images[1]) == image_seed(111, images[1].clone()) != image_seed(112, images[1])
+    assert image_seed(111, images[1]) != image_seed(111, images[2])
 
 
 def test_batched_adapters_equal_a_plain_single_adapter_loop(cold, images):
@@ -59,17 +109,18 @@ def test_batched_adapters_equal_a_plain_single_adapter_loop(cold, images):
     bank = cold.text_bank("bottle")
     tokens = cold.encode_image(images).patches
     config = TTAConfig(steps=3, lr=1e-2, seed=3)
-    batched = adapt_tokens(tokens, bank.prototypes, bank.sentences, config, temperature=0.01)
+    seeds = [11, 12, 13]
+    batched = adapt_tokens(tokens, bank.prototypes, bank.sentences, config, temperature=0.01, seeds=seeds)
     prompt_bank, prototypes = bank.sentences.clone(), bank.prototypes.clone()
     for index in range(3):
-        generator = torch.Generator().manual_seed(3)
+        generator = torch.Generator().manual_seed(seeds[index])  # the image's own draw
         dim, outputs = tokens.shape[-1], prompt_bank.shape[0]
         layer = torch.nn.Linear(dim, outputs)
         with torch.no_grad():
             layer.weight.copy_((torch.rand(outputs, dim, generator=generator) * 2 - 1) / dim ** 0.5)
             layer.bias.copy_((torch.rand(outputs, generator=generator) * 2 - 1) / dim ** 0.5)
         optimiser = torch.optim.AdamW(layer.parameters(), lr=1e-2)
-        noise_generator = torch.Generator().manual_seed(4)
+        noise_generator = generator
         z = tokens[index].clone()
 
         def adapter(x):
