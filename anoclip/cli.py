@@ -169,6 +169,17 @@ def prefetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def sources(args: argparse.Namespace) -> int:
+    """List every downloaded file with its sources in the order tried; --check asks each URL."""
+    from .data.errors import DataError
+    from .data.sources import run_command
+
+    try:
+        return run_command(args.ids, check=args.check, timeout=args.timeout)
+    except DataError as err:
+        raise CLIError(str(err)) from err
+
+
 def _key_value(text: str) -> Tuple[str, object]:
     """``start=6`` → ("start", 6); values are Python literals when they parse, else strings."""
     key, separator, value = text.partition("=")
@@ -211,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--model", default=DEFAULT_MODEL)
     fetch.add_argument("--pretrained", default=DEFAULT_PRETRAINED)
     fetch.set_defaults(run=prefetch)
+
+    listing = commands.add_parser("sources", help="list every downloaded file and its sources; --check asks each URL")
+    listing.add_argument("ids", nargs="*", metavar="ID", help="only these sources or id prefixes, e.g. mvtec_ad visa")
+    listing.add_argument("--check", action="store_true", help="ask each URL for one byte; exit 1 if a required file is dead")
+    listing.add_argument("--timeout", type=float, default=10.0, help="seconds per URL (default 10)")
+    listing.set_defaults(run=sources)
     return parser
 
 

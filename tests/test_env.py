@@ -65,7 +65,7 @@ def test_standins_manifest_and_hub_offline_switch(monkeypatch, tmp_path):
 
 
 def test_reading_the_environment_loads_no_torch():
-    code = "import sys, anoclip.env, anoclip.book; print('torch' in sys.modules)"
+    code = "import sys, anoclip.env, anoclip.book, anoclip.data.sources; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "False"
