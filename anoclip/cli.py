@@ -153,19 +153,20 @@ def bench(args: argparse.Namespace) -> int:
 def prefetch(args: argparse.Namespace) -> int:
     """Fetch what the book needs once (CLIP weights), or explain how to build it offline."""
     from .backbone import resolve_checkpoint
-    from .env import smoke_mode
+    from .env import model_name, pretrained, smoke_mode
 
     if smoke_mode():
         print("ANOCLIP_SMOKE=1: the book uses the tiny random model and synthetic data; nothing to fetch.")
         return 0
+    name, weights = args.model or model_name(), args.pretrained or pretrained()
     try:
-        path = resolve_checkpoint(args.model, args.pretrained)
+        path = resolve_checkpoint(name, weights)
     except (WeightsUnavailableError, ValueError, FileNotFoundError) as err:
         raise CLIError(
             f"{err}\n\nTo build the book offline with the tiny random model (its numbers are NOT "
             "meaningful), run:  ANOCLIP_SMOKE=1 make book"
         ) from err
-    print(f"{args.model} / {args.pretrained} weights: {path}")
+    print(f"{name} / {weights} weights: {path}")
     return 0
 
 
@@ -219,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(run=bench)
 
     fetch = commands.add_parser("prefetch", help="download the book's CLIP weights once (offline: explains smoke mode)")
-    fetch.add_argument("--model", default=DEFAULT_MODEL)
-    fetch.add_argument("--pretrained", default=DEFAULT_PRETRAINED)
+    fetch.add_argument("--model", default=None, help=f"default: $ANOCLIP_MODEL, else {DEFAULT_MODEL}")
+    fetch.add_argument(
+        "--pretrained", default=None, help=f"tag or checkpoint file; default: $ANOCLIP_PRETRAINED, else {DEFAULT_PRETRAINED}"
+    )
     fetch.set_defaults(run=prefetch)
 
     listing = commands.add_parser("sources", help="list every downloaded file and its sources; --check asks each URL")

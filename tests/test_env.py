@@ -52,6 +52,12 @@ def test_model_and_weights_default_to_the_paper_and_follow_the_variables(monkeyp
     assert env.model_name() == "ViT-B-16-plus-240"
 
 
+def test_backbone_takes_its_defaults_from_env():
+    from anoclip import backbone
+
+    assert (backbone.DEFAULT_MODEL, backbone.DEFAULT_PRETRAINED) == (env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED)
+
+
 def test_standins_manifest_and_hub_offline_switch(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv(env.STANDINS_ENV, raising=False)
