@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# ANOCLIP_MODEL, ANOCLIP_PRETRAINED (an open_clip tag or a checkpoint file), ANOCLIP_MIRROR and
+# ANOCLIP_CACHE reach prefetch and every chapter unchanged, from the environment or this command
+# line, e.g.  make book ANOCLIP_MODEL=ViT-B-16 ANOCLIP_PRETRAINED=openai
 book: $(STAMP)
 	$(BIN)/anoclip prefetch
 	$(BIN)/jupyter-book build . -W -n --keep-going

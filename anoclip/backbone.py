@@ -3,9 +3,14 @@
 Three promises shape this module:
 
 * The real loading path stays exactly what a Colab user needs: an open_clip tag such as
-  ``laion400m_e32`` is downloaded once and cached where open_clip caches it.
-* Offline, loading fails fast (seconds, not a hanging socket) with a message that says how to
-  pass a local checkpoint file instead.
+  ``laion400m_e32`` is downloaded once, into ``$ANOCLIP_CACHE/weights`` (default
+  ``~/.cache/anoclip``), so one setting moves the weights (e.g. into Google Drive).  Tags that
+  ``anoclip/data/sources.json`` lists are fetched from ``ANOCLIP_MIRROR`` first, then from the
+  table's URLs, then from the Hugging Face copy the table names, always checked against the
+  registered SHA-256 (prefix); other open_clip tags get the same treatment with the URL and
+  hub entry open_clip itself knows.
+* Offline, loading fails fast (seconds, not a hanging socket) with a message that lists each
+  place tried and says how to pass a local checkpoint file instead.
 * Random weights are never a silent fallback: they come only from ``pretrained=None``, the
   ``anoclip-tiny`` test model, or ``ANOCLIP_SMOKE=1``.
 """
@@ -16,25 +21,23 @@ import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import List, Optional, Union
 from urllib.parse import urlparse
 
 import open_clip
 import torch
 
-DEFAULT_MODEL = "ViT-B-16-plus-240"
-DEFAULT_PRETRAINED = "laion400m_e32"
+from . import env
+from .data.errors import DataError
+from .data.sources import Attempt, Source, SourcesExhaustedError, default_table, describe_failure, fetch
+from .env import DEFAULT_MODEL, DEFAULT_PRETRAINED
+
 TINY_MODEL = "anoclip-tiny"
 RANDOM_WEIGHTS_SEED = 0
 
 _TINY_CONFIG = Path(__file__).with_name("model_configs") / f"{TINY_MODEL}.json"
 _CONNECT_TIMEOUT_S = 10.0
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
-
-# open_clip's Hugging Face entry for ViT-B-16-plus-240/laion400m_e32 points at the *e31*
-# repository. The official AnoCLIP code downloaded the e32 GitHub release, so for these tags
-# we take the release URL to get the weights the paper used.
-_PREFER_RELEASE_URL = {("ViT-B-16-plus-240", "laion400m_e32")}
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -84,39 +87,31 @@ def _looks_like_path(value: str) -> bool:
     return os.sep in value or "/" in value or value.lower().endswith(_CHECKPOINT_SUFFIXES)
 
 
-def _offline_hint(name: str, tag: str, source: str) -> str:
+def _offline_hint(name: str) -> str:
     return (
-        f"Download the weights on a machine with internet access ({source}) and pass the file: "
-        f"AnoCLIP.from_pretrained({name!r}, pretrained='/path/to/checkpoint') or "
-        f"`anoclip ... --model {name} --pretrained /path/to/checkpoint`. "
-        "For a quick offline run with a tiny random model (numbers meaningless) set ANOCLIP_SMOKE=1."
+        f"In Python: AnoCLIP.from_pretrained({name!r}, pretrained='/path/to/checkpoint'); on the command "
+        f"line: `anoclip ... --model {name} --pretrained /path/to/checkpoint`. For a quick offline run with "
+        "a tiny random model (numbers meaningless) set ANOCLIP_SMOKE=1."
     )
 
 
-def _hf_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+def _unlisted_source(name: str, tag: str, tag_config: dict) -> Optional[Source]:
+    """A one-off table row for an open_clip tag that ``sources.json`` does not list.
 
-
-def _from_release_url(url: str, cache_dir: Optional[str]) -> str:
-    """Fetch an open_clip release URL into open_clip's own cache folder, with a connect timeout."""
-    from .data.download import download, sha256sum  # the shared resumable, checksummed downloader
-
-    folder = Path(cache_dir or os.path.expanduser("~/.cache/clip"))
-    target = folder / os.path.basename(url)
-    # open_clip encodes a SHA-256 (prefix) in its release URLs; check it like open_clip does.
-    if "openaipublic" in url:
-        expected = url.split("/")[-2]
-    elif "mlfoundations" in url:
-        expected = os.path.splitext(target.name)[0].split("-")[-1]
-    else:
-        expected = ""
-    if not target.is_file():
-        if _hf_offline():
-            raise WeightsUnavailableError(f"HF_HUB_OFFLINE is set and {target} is not cached")
-        download(url, target, timeout=_CONNECT_TIMEOUT_S)
-    if expected and not sha256sum(target).startswith(expected):
-        raise WeightsUnavailableError(f"{target} does not match the checksum in its URL ({expected}); delete it and retry.")
-    return str(target)
+    The checksum comes from open_clip's release URL as open_clip itself checks it: OpenAI URLs
+    name the full SHA-256 in their folder, open_clip releases end their file name with a prefix.
+    """
+    url = tag_config.get("url", "")
+    if not url:
+        return None
+    file = os.path.basename(urlparse(url).path)
+    full = url.split("/")[-2] if "openaipublic" in url else None
+    prefix = os.path.splitext(file)[0].split("-")[-1] if "mlfoundations" in url else None
+    return Source(
+        id=f"weights/{name}/{tag}", kind="weights", title=f"CLIP {name} / {tag} (open_clip's release URL)",
+        file=file, urls=(url,), sha256=full, sha256_prefix=prefix, hf_hub=tag_config.get("hf_hub") or None,
+        model=name, tag=tag, manual=f"Download {file} from {url}.",
+    )
 
 
 def _reachable(url: str) -> bool:
@@ -131,7 +126,7 @@ def _reachable(url: str) -> bool:
         return False
 
 
-def _from_hf_hub(hub: str, cache_dir: Optional[str]) -> str:
+def _from_hf_hub(hub: str, cache_dir: Path) -> str:
     """Fetch an open_clip Hugging Face entry: the cache first, the network only if reachable."""
     from huggingface_hub import constants, hf_hub_download
 
@@ -139,13 +134,13 @@ def _from_hf_hub(hub: str, cache_dir: Optional[str]) -> str:
     candidates = [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
     errors = []
     for local_only in (True, False):
-        if not local_only and (_hf_offline() or not _reachable(constants.ENDPOINT)):
+        if not local_only and (env.hf_offline() or not _reachable(constants.ENDPOINT)):
             errors.append(f"not cached, and {constants.ENDPOINT} is not reachable (or HF_HUB_OFFLINE is set)")
             break
         for candidate in candidates:
             try:
                 return hf_hub_download(
-                    repo_id, candidate, cache_dir=cache_dir, local_files_only=local_only,
+                    repo_id, candidate, cache_dir=str(cache_dir), local_files_only=local_only,
                     etag_timeout=_CONNECT_TIMEOUT_S,
                 )
             except Exception as err:  # huggingface_hub raises many types; all mean "not here"
@@ -156,10 +151,16 @@ def _from_hf_hub(hub: str, cache_dir: Optional[str]) -> str:
 def resolve_checkpoint(name: str, pretrained: str, cache_dir: Optional[str] = None) -> str:
     """Turn an open_clip tag or a file path into a local checkpoint file path.
 
+    ``cache_dir`` is the folder for downloaded weights (default ``$ANOCLIP_CACHE/weights``;
+    Hugging Face downloads go into its ``huggingface`` subfolder).  A tag is looked for there,
+    then in ``ANOCLIP_MIRROR``, then at each URL of its row in ``sources.json`` (or open_clip's
+    release URL for unlisted tags), then on the Hugging Face hub; ``HF_HUB_OFFLINE=1`` skips the
+    network but not the mirror.
+
     Raises:
         FileNotFoundError: ``pretrained`` looks like a path but no file is there.
         ValueError: ``pretrained`` is neither a file nor a tag open_clip knows for ``name``.
-        WeightsUnavailableError: the tag's weights are not cached and cannot be downloaded.
+        WeightsUnavailableError: no source gave the (verified) weights; the message lists each.
     """
     if os.path.isfile(pretrained):
         return pretrained
@@ -174,17 +175,33 @@ def resolve_checkpoint(name: str, pretrained: str, cache_dir: Optional[str] = No
             f"{pretrained!r} is neither a checkpoint file nor an open_clip tag for {name}. "
             f"Known tags: {open_clip.list_pretrained_tags_by_model(name)}."
         )
-    url, hub = tag_config.get("url", ""), tag_config.get("hf_hub", "")
-    use_url = bool(url) and (not hub or (name, pretrained) in _PREFER_RELEASE_URL)
-    source = url if use_url else f"https://huggingface.co/{hub.rstrip('/')}"
-    try:
-        return _from_release_url(url, cache_dir) if use_url else _from_hf_hub(hub, cache_dir)
-    except Exception as err:
-        reason = err.__cause__ or err  # the network error itself, not a wrapper's advice
+    folder = Path(cache_dir).expanduser() if cache_dir else env.cache_dir() / "weights"
+    source = default_table().weights(name, pretrained) or _unlisted_source(name, pretrained, tag_config)
+    hub = source.hf_hub if source is not None else tag_config.get("hf_hub")
+    attempts: List[Attempt] = []
+    if source is not None:
+        try:
+            offline = "HF_HUB_OFFLINE is set" if env.hf_offline() else None
+            return str(fetch(source, folder, offline=offline, in_place=True, timeout=_CONNECT_TIMEOUT_S))
+        except SourcesExhaustedError as err:
+            attempts = err.attempts
+        except DataError as err:  # e.g. the cached file itself is wrong, or the disk is full: the reader decides
+            raise WeightsUnavailableError(f"{err} {_offline_hint(name)}") from err
+    if hub:
+        try:
+            return _from_hf_hub(hub, folder / "huggingface")
+        except WeightsUnavailableError as err:
+            attempts.append(Attempt(f"Hugging Face hub https://huggingface.co/{hub.rstrip('/')}", str(err)))
+    if source is None:  # open_clip knows this tag only on the hub: no file name to look for
+        tried = "; ".join(f"{a.where}: {a.reason}" for a in attempts) or "open_clip lists no download for it"
         raise WeightsUnavailableError(
-            f"Could not get the {name} / {pretrained} weights ({type(reason).__name__}: {reason}). "
-            + _offline_hint(name, pretrained, source)
-        ) from err
+            f"Could not get the {name} / {pretrained} weights ({tried}). Download them by hand on a machine "
+            "with internet access and pass the file. " + _offline_hint(name)
+        )
+    raise WeightsUnavailableError(
+        f"Could not get the {name} / {pretrained} weights.\n{describe_failure(source, attempts, folder / source.file)}\n"
+        + _offline_hint(name)
+    )
 
 
 def _load_state(clip: torch.nn.Module, checkpoint: str, name: str) -> None:

@@ -43,12 +43,19 @@ def setup_figures() -> None:
 def load_model(**kwargs: Any):
     """The chapter's model: real weights by default, the tiny random CLIP in smoke mode.
 
-    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` (smoke mode overrides the
-    architecture and weights, loudly). Offline without cached weights this raises an error that
-    says how to pass a local checkpoint or switch to ``ANOCLIP_SMOKE=1``.
+    The architecture and weights are ``$ANOCLIP_MODEL`` / ``$ANOCLIP_PRETRAINED`` (an open_clip
+    tag or a checkpoint file; defaults ViT-B-16-plus-240 / laion400m_e32), so that
+    ``make book`` and every chapter load the same model without editing a notebook.
+    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment
+    (smoke mode overrides the architecture and weights, loudly). Offline without cached weights
+    this raises an error that lists each source tried and says how to pass a local checkpoint or
+    switch to ``ANOCLIP_SMOKE=1``.
     """
+    from .env import model_name, pretrained
     from .model import AnoCLIP
 
+    kwargs.setdefault("name", model_name())
+    kwargs.setdefault("pretrained", pretrained())
     return AnoCLIP.from_pretrained(**kwargs)
 
 

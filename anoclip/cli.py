@@ -196,20 +196,32 @@ def bench(args: argparse.Namespace) -> int:
 def prefetch(args: argparse.Namespace) -> int:
     """Fetch what the book needs once (CLIP weights), or explain how to build it offline."""
     from .backbone import resolve_checkpoint
-    from .env import smoke_mode
+    from .env import model_name, pretrained, smoke_mode
 
     if smoke_mode():
         print("ANOCLIP_SMOKE=1: the book uses the tiny random model and synthetic data; nothing to fetch.")
         return 0
+    name, weights = args.model or model_name(), args.pretrained or pretrained()
     try:
-        path = resolve_checkpoint(args.model, args.pretrained)
+        path = resolve_checkpoint(name, weights)
     except (WeightsUnavailableError, ValueError, FileNotFoundError) as err:
         raise CLIError(
             f"{err}\n\nTo build the book offline with the tiny random model (its numbers are NOT "
             "meaningful), run:  ANOCLIP_SMOKE=1 make book"
         ) from err
-    print(f"{args.model} / {args.pretrained} weights: {path}")
+    print(f"{name} / {weights} weights: {path}")
     return 0
+
+
+def sources(args: argparse.Namespace) -> int:
+    """List every downloaded file with its sources in the order tried; --check asks each URL."""
+    from .data.errors import DataError
+    from .data.sources import run_command
+
+    try:
+        return run_command(args.ids, check=args.check, timeout=args.timeout)
+    except DataError as err:
+        raise CLIError(str(err)) from err
 
 
 def _key_value(text: str) -> Tuple[str, object]:
@@ -251,9 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(run=bench)
 
     fetch = commands.add_parser("prefetch", help="download the book's CLIP weights once (offline: explains smoke mode)")
-    fetch.add_argument("--model", default=DEFAULT_MODEL)
-    fetch.add_argument("--pretrained", default=DEFAULT_PRETRAINED)
+    fetch.add_argument("--model", default=None, help=f"default: $ANOCLIP_MODEL, else {DEFAULT_MODEL}")
+    fetch.add_argument(
+        "--pretrained", default=None, help=f"tag or checkpoint file; default: $ANOCLIP_PRETRAINED, else {DEFAULT_PRETRAINED}"
+    )
     fetch.set_defaults(run=prefetch)
+
+    listing = commands.add_parser("sources", help="list every downloaded file and its sources; --check asks each URL")
+    listing.add_argument("ids", nargs="*", metavar="ID", help="only these sources or id prefixes, e.g. mvtec_ad visa")
+    listing.add_argument("--check", action="store_true", help="ask each URL for one byte; exit 1 if a required file is dead")
+    listing.add_argument("--timeout", type=float, default=10.0, help="seconds per URL (default 10)")
+    listing.set_defaults(run=sources)
     return parser
 
 

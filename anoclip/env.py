@@ -5,15 +5,22 @@ reader can see at a glance what can be moved (e.g. into Google Drive on Colab) a
 has to parse the environment. The module imports nothing heavy: the CLI, the data scripts and
 the tests read these switches without loading torch.
 
-=================  ==========================  ===============================================
-variable           default                     what it holds
-=================  ==========================  ===============================================
-ANOCLIP_SMOKE      off                         tiny random CLIP + synthetic data (CI, offline)
-ANOCLIP_DATA       ~/anoclip_data              downloaded archives and prepared datasets
-ANOCLIP_RESULTS    ~/anoclip_results           benchmark results (resumable)
-ANOCLIP_CACHE      ~/.cache/anoclip            CLIP weights and cached text embeddings
-ANOCLIP_MIRROR     unset                       a base URL or folder tried first for downloads
-=================  ==========================  ===============================================
+==================  ==========================  ==============================================
+variable            default                     what it holds
+==================  ==========================  ==============================================
+ANOCLIP_SMOKE       off                         tiny random CLIP + synthetic data (CI, offline)
+ANOCLIP_DATA        ~/anoclip_data              downloaded archives and prepared datasets
+ANOCLIP_RESULTS     ~/anoclip_results           benchmark results (resumable)
+ANOCLIP_CACHE       ~/.cache/anoclip            CLIP weights and cached text embeddings
+ANOCLIP_MIRROR      unset                       a base URL or folder tried first for downloads
+ANOCLIP_MODEL       ViT-B-16-plus-240           the architecture the book and prefetch load
+ANOCLIP_PRETRAINED  laion400m_e32               its open_clip tag, or a local checkpoint file
+ANOCLIP_STANDINS    unset                       a rehearsal's manifest of declared stand-in files
+HF_HUB_OFFLINE      off                         (Hugging Face's) no network for CLIP weights
+==================  ==========================  ==============================================
+
+The default model names live here as plain strings so that :mod:`anoclip.backbone` (which
+imports torch) and the light CLI and book helpers share one owner of them.
 """
 from __future__ import annotations
 
@@ -26,6 +33,13 @@ DATA_ENV = "ANOCLIP_DATA"
 RESULTS_ENV = "ANOCLIP_RESULTS"
 CACHE_ENV = "ANOCLIP_CACHE"
 MIRROR_ENV = "ANOCLIP_MIRROR"
+MODEL_ENV = "ANOCLIP_MODEL"
+PRETRAINED_ENV = "ANOCLIP_PRETRAINED"
+STANDINS_ENV = "ANOCLIP_STANDINS"
+HF_OFFLINE_ENV = "HF_HUB_OFFLINE"
+
+DEFAULT_MODEL = "ViT-B-16-plus-240"
+DEFAULT_PRETRAINED = "laion400m_e32"
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -35,8 +49,14 @@ def flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
-def _folder(name: str, default: Path) -> Path:
+def _value(name: str) -> Optional[str]:
+    """The variable's value with surrounding blanks removed; blank counts as unset."""
     value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _folder(name: str, default: Path) -> Path:
+    value = _value(name)
     return Path(value).expanduser() if value else default.expanduser()
 
 
@@ -62,5 +82,30 @@ def cache_dir() -> Path:
 
 def mirror() -> Optional[str]:
     """``$ANOCLIP_MIRROR``: a base URL or a local folder tried first for every download, or None."""
-    value = os.environ.get(MIRROR_ENV, "").strip()
-    return value or None
+    return _value(MIRROR_ENV)
+
+
+def model_name() -> str:
+    """The open_clip architecture the book and ``anoclip prefetch`` load: ``$ANOCLIP_MODEL``."""
+    return _value(MODEL_ENV) or DEFAULT_MODEL
+
+
+def pretrained() -> str:
+    """``$ANOCLIP_PRETRAINED``: an open_clip tag or a checkpoint file (``~`` expanded)."""
+    value = _value(PRETRAINED_ENV)
+    return os.path.expanduser(value) if value else DEFAULT_PRETRAINED
+
+
+def standins() -> Optional[Path]:
+    """``$ANOCLIP_STANDINS``: the manifest in which a rehearsal declares its stand-in files.
+
+    Only this explicit manifest (never a mirror) can make a download accept a file that differs
+    from its registered checksum; see :mod:`anoclip.data.sources`.
+    """
+    value = _value(STANDINS_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def hf_offline() -> bool:
+    """``HF_HUB_OFFLINE`` (Hugging Face's own switch): load CLIP weights without the network."""
+    return flag(HF_OFFLINE_ENV)

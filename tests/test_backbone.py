@@ -1,13 +1,38 @@
-"""Weights: local checkpoints, wrong architectures and the offline error path."""
+"""Weights: local checkpoints, wrong architectures, the offline error path, the sources table,
+mirrors and stand-ins for checkpoints, and ANOCLIP_MODEL / ANOCLIP_PRETRAINED."""
+import functools
+import hashlib
+import json
+import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse
 
+import open_clip
 import pytest
 import torch
 
-from anoclip import AnoCLIP
-from anoclip.backbone import CheckpointMismatchError, WeightsUnavailableError, native_image_size
+from anoclip import AnoCLIP, env
+from anoclip.backbone import CheckpointMismatchError, WeightsUnavailableError, native_image_size, resolve_checkpoint
+from anoclip.data.sources import default_table
+
+DEFAULT_FILE = "vit_b_16_plus_240-laion400m_e32-699c4b84.pt"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in (env.MIRROR_ENV, env.STANDINS_ENV, env.MODEL_ENV, env.PRETRAINED_ENV, env.CACHE_ENV):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    path = tmp_path / "tiny.pt"
+    torch.save(AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu").clip.state_dict(), path)
+    return path
 
 
 def test_offline_default_model_fails_fast_with_instructions(tmp_path):
@@ -97,6 +122,80 @@ def test_random_weights_are_seeded_without_touching_the_callers_rng():
 
 
 def test_cached_release_file_with_a_wrong_checksum_is_refused(tmp_path):
-    (tmp_path / "vit_b_16_plus_240-laion400m_e32-699c4b84.pt").write_bytes(b"not the real weights")
-    with pytest.raises(WeightsUnavailableError, match="does not match the checksum"):
+    (tmp_path / DEFAULT_FILE).write_bytes(b"not the real weights")
+    with pytest.raises(WeightsUnavailableError) as err:
         AnoCLIP.from_pretrained(cache_dir=str(tmp_path), device="cpu")
+    assert "expected one starting 699c4b84" in str(err.value) and "Delete it" in str(err.value)
+    assert (tmp_path / DEFAULT_FILE).read_bytes() == b"not the real weights"  # left for the reader
+
+
+def test_listed_weights_are_the_files_open_clip_names():
+    rows = [row for row in default_table() if row.kind == "weights"]
+    assert {(row.model, row.tag) for row in rows} >= {("ViT-B-16-plus-240", "laion400m_e32"), ("ViT-B-16", "openai")}
+    for row in rows:
+        url = open_clip.get_pretrained_cfg(row.model, row.tag)["url"]
+        assert os.path.basename(urlparse(url).path) == row.file, row.id
+        if "openaipublic" in url:
+            assert row.sha256 == url.split("/")[-2] and all(row.sha256 in u for u in row.urls)
+        else:
+            assert row.sha256_prefix and url in row.urls
+
+
+def test_the_default_weights_come_from_the_cache_folder_named_by_ANOCLIP_CACHE(tmp_path, monkeypatch):
+    monkeypatch.setenv(env.CACHE_ENV, str(tmp_path / "drive" / "cache"))
+    with pytest.raises(WeightsUnavailableError) as err:
+        resolve_checkpoint(env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED)
+    message = str(err.value)  # HF_HUB_OFFLINE=1 (conftest): nothing but the cache and a mirror is tried
+    assert str(tmp_path / "drive" / "cache" / "weights" / DEFAULT_FILE) in message
+    assert "not tried: offline" in message and "huggingface" not in message.lower()
+
+
+def test_a_mirror_never_hands_over_wrong_weights(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / DEFAULT_FILE).write_bytes(b"renamed random weights")
+    monkeypatch.setenv(env.MIRROR_ENV, str(mirror))
+    with pytest.raises(WeightsUnavailableError) as err:
+        resolve_checkpoint(env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED, cache_dir=str(tmp_path / "cache"))
+    assert f"ANOCLIP_MIRROR {mirror / DEFAULT_FILE}: SHA-256" in str(err.value)
+    assert "--pretrained FILE" in str(err.value) and not (tmp_path / "cache" / DEFAULT_FILE).exists()
+
+
+def test_a_declared_stand_in_checkpoint_comes_from_an_http_mirror_into_the_cache(tmp_path, monkeypatch, capsys,
+                                                                                 tiny_checkpoint):
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / DEFAULT_FILE).write_bytes(tiny_checkpoint.read_bytes())
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    manifest = tmp_path / "standins.json"
+    digest = hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps({"purpose": "rehearsal", "standins": {
+        f"weights/{env.DEFAULT_MODEL}/{env.DEFAULT_PRETRAINED}": digest}}))
+    monkeypatch.setenv(env.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}")
+    monkeypatch.setenv(env.CACHE_ENV, str(tmp_path / "cache"))
+    try:
+        with pytest.raises(WeightsUnavailableError):  # the mirror alone cannot make it pass
+            resolve_checkpoint(env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED)
+        monkeypatch.setenv(env.STANDINS_ENV, str(manifest))
+        path = resolve_checkpoint(env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert path == str(tmp_path / "cache" / "weights" / DEFAULT_FILE)
+    assert "STAND-IN" in capsys.readouterr().err
+
+
+def test_book_and_prefetch_load_what_ANOCLIP_MODEL_and_PRETRAINED_name(tiny_checkpoint, monkeypatch, capsys):
+    from anoclip.book import load_model
+    from anoclip.cli import main
+
+    monkeypatch.setenv(env.MODEL_ENV, "anoclip-tiny")
+    monkeypatch.setenv(env.PRETRAINED_ENV, str(tiny_checkpoint))
+    model = load_model(device="cpu")
+    assert not model.random_weights and model.pretrained == str(tiny_checkpoint)
+    assert main(["prefetch"]) == 0
+    assert capsys.readouterr().out.strip() == f"anoclip-tiny / {tiny_checkpoint} weights: {tiny_checkpoint}"
+    assert load_model(name="anoclip-tiny", pretrained=None, device="cpu").random_weights  # arguments win

@@ -1,6 +1,5 @@
 """Converters on tiny fixture trees that copy each data set's real raw layout (folder names,
 extensions, mask naming, split files), plus the registry, ``prepare`` and the CLI."""
-import dataclasses
 import functools
 import hashlib
 import json
@@ -34,6 +33,7 @@ from anoclip.data import (
 )
 from anoclip.data.cli import build_parser, main
 from anoclip.data.converters import bsd, btech, dagm, gc, ksdd2, msd, mvtec, road, rsdd, visa
+from anoclip.data import sources
 from anoclip.data.registry import LABEL_TYPES
 from anoclip.prompts import prompt_class_name
 
@@ -634,7 +634,9 @@ def test_prepare_download_end_to_end(tmp_path, monkeypatch):
     httpd = _serve(served)
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/btad.zip"
-        monkeypatch.setitem(DATASETS, "btech", dataclasses.replace(DATASETS["btech"], download_url=url, sha256=digest))
+        table = sources.SourceTable([sources.Source(id="btad", kind="dataset", title="BTAD (test copy)", file="btad.zip",
+                                                    urls=(url,), sha256=digest)])
+        monkeypatch.setattr(sources, "default_table", lambda: table)
         out = prepare("btech", tmp_path / "data" / "btech", download=True)
     finally:
         httpd.shutdown()

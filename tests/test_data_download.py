@@ -1,5 +1,6 @@
-"""Downloads against a local HTTP server (full, resumed, no Range support, bad checksum, full disk)
-and archive extraction (zip/tar, path traversal refused, idempotent)."""
+"""Downloads against a local HTTP server (full, resumed, no Range support, bad checksum or size,
+HTML pages, full disk), atomic copies, and archive extraction (zip/tar, path traversal refused,
+idempotent, one top-level folder streamed out of a tar)."""
 import hashlib
 import importlib
 import io
@@ -22,6 +23,7 @@ from anoclip.data import (
     extract,
     sha256sum,
 )
+from anoclip.data.download import copy_file, extract_member
 
 # The package exports the function ``download``, which hides the module of the same name.
 download_module = importlib.import_module("anoclip.data.download")
@@ -34,6 +36,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         server = self.server
         server.requests.append({"path": self.path, "range": self.headers.get("Range")})
+        if self.path == "/page.html":
+            body = b"<html>please log in</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path != "/file.bin":
             self.send_error(404)
             return
@@ -140,9 +150,50 @@ def test_http_error_and_unreachable_host(server, tmp_path):
     _, url = server
     with pytest.raises(DownloadError) as err:
         download(url.replace("file.bin", "missing.bin"), tmp_path / "m.bin")
-    assert "404" in str(err.value)
-    with pytest.raises(DownloadError):
+    assert "404" in str(err.value) and err.value.reason == "HTTP 404 Not Found"
+    with pytest.raises(DownloadError) as err:
         download("http://127.0.0.1:9/none.bin", tmp_path / "n.bin", timeout=2)
+    assert err.value.reason.startswith("unreachable (")
+
+
+def test_a_sha256_prefix_is_a_check_too(server, tmp_path):
+    _, url = server
+    assert download(url, tmp_path / "a.bin", PAYLOAD_SHA[:8]).read_bytes() == PAYLOAD
+    with pytest.raises(ChecksumMismatchError) as err:
+        download(url, tmp_path / "b.bin", "00000000" if not PAYLOAD_SHA.startswith("0") else "ffffffff")
+    assert "SHA-256" in err.value.reason and not (tmp_path / "b.bin").exists()
+    with pytest.raises(ValueError, match="shorter than 8"):
+        download(url, tmp_path / "c.bin", PAYLOAD_SHA[:4])
+
+
+def test_the_expected_size_is_checked_before_anything_is_written(server, tmp_path):
+    httpd, url = server
+    with pytest.raises(ChecksumMismatchError) as err:
+        download(url, tmp_path / "file.bin", size=len(PAYLOAD) - 1)
+    assert err.value.reason == f"announces {len(PAYLOAD)} bytes, expected {len(PAYLOAD) - 1}"
+    assert list(tmp_path.iterdir()) == []
+    assert download(url, tmp_path / "file.bin", PAYLOAD_SHA, size=len(PAYLOAD)).read_bytes() == PAYLOAD
+
+
+def test_an_html_page_is_not_taken_for_the_file(server, tmp_path):
+    _, url = server
+    with pytest.raises(DownloadError) as err:
+        download(url.replace("file.bin", "page.html"), tmp_path / "archive.zip")
+    assert err.value.reason == "an HTML page instead of the file" and "archive.zip" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_copy_file_is_a_real_copy_through_a_part_file(tmp_path, monkeypatch):
+    (tmp_path / "src.bin").write_bytes(PAYLOAD)
+    dest = copy_file(tmp_path / "src.bin", tmp_path / "out" / "dest.bin")
+    assert dest.read_bytes() == PAYLOAD and os.stat(dest).st_nlink == 1
+    assert os.stat(dest).st_ino != os.stat(tmp_path / "src.bin").st_ino
+    assert not (tmp_path / "out" / "dest.bin.part").exists()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(download_module.shutil, "disk_usage", lambda path: usage(100, 90, 10))
+    with pytest.raises(NotEnoughDiskSpace):
+        copy_file(tmp_path / "src.bin", tmp_path / "out" / "again.bin")
+    assert not (tmp_path / "out" / "again.bin").exists()
 
 
 def test_sha256sum_matches_hashlib(tmp_path):
@@ -207,3 +258,32 @@ def test_extract_rejects_non_archives(tmp_path):
         extract(tmp_path / "notes.zip", tmp_path / "out")
     assert "not a zip or tar" in str(err.value)
     assert not os.path.exists(tmp_path / "out")
+
+
+@pytest.mark.parametrize("kind", ["tar.xz", "tar", "zip"])
+def test_extract_member_writes_only_that_top_level_folder(tmp_path, kind):
+    archive = tmp_path / f"full.{kind}"
+    members = {"grid/train/a.png": b"g", "./bottle/train/b.png": b"b", "bottle/test/c.png": b"c",
+               "bottles/x.png": b"not bottle", "readme.txt": b"r"}
+    if kind == "zip":
+        _zip(archive, {name.lstrip("./"): data for name, data in members.items()})
+    else:
+        _tar(archive, members, "w:xz" if kind == "tar.xz" else "w")
+    dest = extract_member(archive, "bottle", tmp_path / "out")
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert files == ["bottle/test/c.png", "bottle/train/b.png"]
+    assert not (tmp_path / "out.partial").exists()
+    assert extract_member(archive, "bottle", tmp_path / "out") == dest  # done means done
+
+
+def test_extract_member_refuses_a_missing_member_and_escapes(tmp_path):
+    archive = tmp_path / "full.tar"
+    _tar(archive, {"grid/a.png": b"g"}, "w")
+    with pytest.raises(DataError, match="no top-level folder bottle/"):
+        extract_member(archive, "bottle", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+    evil = tmp_path / "evil.tar"
+    _tar(evil, {"bottle/../../escaped.txt": b"bad"}, "w")
+    with pytest.raises(UnsafeArchiveError):
+        extract_member(evil, "bottle", tmp_path / "deep" / "out")
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "deep" / "out").exists()

@@ -37,8 +37,41 @@ def test_mirror_is_none_unless_set(monkeypatch):
     assert env.mirror() == "http://127.0.0.1:8000/"
 
 
+def test_model_and_weights_default_to_the_paper_and_follow_the_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in (env.MODEL_ENV, env.PRETRAINED_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert (env.model_name(), env.pretrained()) == ("ViT-B-16-plus-240", "laion400m_e32")
+    assert (env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED) == ("ViT-B-16-plus-240", "laion400m_e32")
+    monkeypatch.setenv(env.MODEL_ENV, " ViT-B-16 ")
+    monkeypatch.setenv(env.PRETRAINED_ENV, "openai")
+    assert (env.model_name(), env.pretrained()) == ("ViT-B-16", "openai")
+    monkeypatch.setenv(env.PRETRAINED_ENV, "~/weights/clip.pt")  # a local checkpoint file
+    assert env.pretrained() == str(tmp_path / "weights" / "clip.pt")
+    monkeypatch.setenv(env.MODEL_ENV, "")
+    assert env.model_name() == "ViT-B-16-plus-240"
+
+
+def test_backbone_takes_its_defaults_from_env():
+    from anoclip import backbone
+
+    assert (backbone.DEFAULT_MODEL, backbone.DEFAULT_PRETRAINED) == (env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED)
+
+
+def test_standins_manifest_and_hub_offline_switch(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv(env.STANDINS_ENV, raising=False)
+    assert env.standins() is None
+    monkeypatch.setenv(env.STANDINS_ENV, "~/rehearsal/standins.json")
+    assert env.standins() == tmp_path / "rehearsal" / "standins.json"
+    monkeypatch.setenv(env.HF_OFFLINE_ENV, "1")
+    assert env.hf_offline()
+    monkeypatch.setenv(env.HF_OFFLINE_ENV, "0")
+    assert not env.hf_offline()
+
+
 def test_reading_the_environment_loads_no_torch():
-    code = "import sys, anoclip.env, anoclip.book; print('torch' in sys.modules)"
+    code = "import sys, anoclip.env, anoclip.book, anoclip.data.sources; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "False"

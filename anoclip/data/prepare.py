@@ -1,9 +1,10 @@
 """``prepare(name, out, raw=None, download=False)``: get a benchmark into the common layout.
 
 The one entry point the ``data_scripts/`` call: it looks the data set up in the registry,
-downloads it when asked and possible (into ``<out's folder>/downloads/``, resumable and
-checksum-verified), and runs the data set's converter.  Running it again is cheap: a finished
-download is not fetched again and a finished conversion is returned as it is.
+downloads it when asked and possible (into ``<out's folder>/downloads/``, through
+:func:`.sources.fetch`: ``ANOCLIP_MIRROR`` first, then each listed URL, resumable and verified),
+and runs the data set's converter.  Running it again is cheap: a finished download is not
+fetched again and a finished conversion is returned as it is.
 """
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
-from .download import download as fetch
 from .errors import DataError
 from .registry import get_dataset
+from .sources import fetch
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -44,8 +45,8 @@ def prepare(
             raise DataError(
                 f"{info.title} needs its raw data: pass raw=PATH (--raw) or download=True. {info.how_to_get}{where}"
             )
-        if info.download_url is None:
+        if info.source is None:
             raise DataError(f"{info.title} cannot be downloaded automatically. {info.how_to_get}{where}")
         folder = Path(downloads_dir).expanduser() if downloads_dir is not None else out.parent / "downloads"
-        raw = fetch(info.download_url, folder / info.archive_name, info.sha256)
+        raw = fetch(info.source, folder)
     return info.converter(Path(raw), out, **options)

@@ -2,9 +2,9 @@
 
 One :class:`DatasetInfo` per data set of the ten-dataset industrial suite that AnoCLIP's paper
 table shares with VCP-CLIP (ECCV'24) and Bayes-PFL (CVPR'25), plus ``synthetic``.  Besides
-provenance (homepage, URL, SHA-256, licence, label type) each entry carries its
-:class:`DatasetDefaults`, the per-dataset choices the model needs, read through one function,
-:func:`dataset_defaults`:
+provenance (homepage, licence, label type, and the id of its download in ``sources.json``,
+where its URLs, size and SHA-256 live) each entry carries its :class:`DatasetDefaults`, the
+per-dataset choices the model needs, read through one function, :func:`dataset_defaults`:
 
 * ``textures`` - categories whose prompts use the texture/surface domain words ("textural
   photo", "surface picture") instead of the object ones.  For MVTec these are the five
@@ -32,6 +32,7 @@ from ..config import MVTEC_TEXTURES, RESIZE_MODES, AnoCLIPConfig, TTAConfig, che
 
 from .converters import bsd, btech, dagm, gc, ksdd2, msd, mvtec, road, rsdd, visa
 from .errors import UnknownDatasetError
+from .sources import get_source
 from .synthetic import DEFAULT_CATEGORIES as SYNTHETIC_CATEGORIES
 from .synthetic import TEXTURES as SYNTHETIC_TEXTURES
 from .synthetic import convert as synthetic_convert
@@ -73,24 +74,25 @@ class DatasetInfo:
     title: str
     description: str
     homepage: str
-    download_url: Optional[str]
-    sha256: Optional[str]
+    source: Optional[str]
     licence: str
     labels: str
     converter: Callable
     defaults: DatasetDefaults = DatasetDefaults()
     how_to_get: str = ""
-    download_name: Optional[str] = None
     categories: tuple = ()
     requires_raw: bool = True
     notes: str = ""
 
     @property
-    def archive_name(self) -> Optional[str]:
-        """File name to save the download under (the URL's last part unless it has no extension)."""
-        if self.download_url is None:
-            return None
-        return self.download_name or self.download_url.rstrip("/").rsplit("/", 1)[-1]
+    def download_url(self) -> Optional[str]:
+        """The first URL of the download (``source`` in ``sources.json``), or None if manual-only."""
+        return get_source(self.source).urls[0] if self.source else None
+
+    @property
+    def sha256(self) -> Optional[str]:
+        """The registered SHA-256 of the download, or None (unknown, or manual-only)."""
+        return get_source(self.source).sha256 if self.source else None
 
 
 MVTEC_CATEGORIES = (
@@ -112,9 +114,7 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="15 industrial categories (5 textures, 10 objects); 3,629 normal training images, "
             "467 normal + 1,258 anomalous test images, 700-1024 px.",
             homepage="https://www.mvtec.com/company/research/datasets/mvtec-ad",
-            download_url="https://www.mydrive.ch/shares/150996/b52ecdcbf521176e9db9c731f2304b27/download/"
-            "420938113-1629960298/mvtec_anomaly_detection.tar.xz",
-            sha256="cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d",
+            source="mvtec_ad",
             licence="CC BY-NC-SA 4.0",
             labels="pixel masks",
             converter=mvtec.convert,
@@ -131,8 +131,7 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="12 object categories (PCBs, capsules, snacks...), 10,821 images (9,621 normal, 1,200 "
             "anomalous); 1cls split: 8,659 train normals, 962 normal + 1,200 anomalous test images.",
             homepage="https://github.com/amazon-science/spot-diff",
-            download_url="https://amazon-visual-anomaly.s3.us-west-2.amazonaws.com/VisA_20220922.tar",
-            sha256="2eb8690c803ab37de0324772964100169ec8ba1fa3f7e94291c9ca673f40f362",
+            source="visa",
             licence="CC BY 4.0 (spot-diff LICENSE-DATASET; anomalib's docstring says CC BY-NC-SA 4.0)",
             labels="pixel masks",
             converter=visa.convert,
@@ -149,8 +148,7 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="10 synthetic texture classes for weakly supervised optical inspection; per class "
             "1,000 (classes 1-6) or 2,000 (7-10) defect-free and 150/300 defective images, 512x512 grey.",
             homepage="https://hci.iwr.uni-heidelberg.de/node/3616",
-            download_url=None,
-            sha256=None,
+            source=None,
             licence="Free for research use (see the homepage); the Kaggle mirror states its own terms",
             labels="coarse ellipses",
             converter=dagm.convert,
@@ -169,8 +167,7 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="Rail surface defects: Type-I 67 images 160x1000 (express rail), Type-II 128 images "
             "55x1250 (heavy-haul rail), every image defective.",
             homepage="https://ieee-dataport.org/documents/rsdds",
-            download_url=None,
-            sha256=None,
+            source=None,
             licence="Not stated; cite Gan et al., IEEE TII 2017",
             labels="pixel masks",
             converter=rsdd.convert,
@@ -189,15 +186,15 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="Production surface images (~230x630) from Kolektor; 2,085 + 894 defect-free and "
             "246 + 110 defective images (train + test), pixel masks.",
             homepage="https://www.vicos.si/resources/kolektorsdd2/",
-            download_url="https://go.vicos.si/kolektorsdd2",
-            sha256=None,
+            source="ksdd2",
             licence="CC BY-NC-SA 4.0 (as stated by ViCoS for the KolektorSDD family; check the homepage)",
             labels="pixel masks",
             converter=ksdd2.convert,
-            defaults=DatasetDefaults(textures=frozenset({"metal_surface"}), prompt_names={"metal_surface": "metal surface"}),
-            download_name="KolektorSDD2.zip",
-            how_to_get="--download (the ViCoS short link to KolektorSDD2.zip; no SHA-256 is published, "
-            "third-party loaders check MD5 1ed0f628122776ace4965afa30dfe316), or --raw.",
+            defaults=DatasetDefaults(
+                textures=frozenset({"metal_surface"}), prompt_names={"metal_surface": "metal surface"}
+            ),
+            how_to_get="--download (the ViCoS link to KolektorSDD2.zip; ViCoS publishes no checksum, see "
+            "`anoclip sources ksdd2`), or --raw.",
             categories=("metal_surface",),
             notes="Test set balanced with seeded defect-free images by default (normals='balanced').",
         ),
@@ -206,13 +203,13 @@ DATASETS: Dict[str, DatasetInfo] = {
             title="BSData (ball screw drive surface defects)",
             description="1,104 images of ball screw drive spindles, 394 with LabelMe polygons of 'pitting'.",
             homepage="https://github.com/2Obe/BSData",
-            download_url=None,
-            sha256=None,
+            source="bsdata",
             licence="CC BY-SA 4.0 (GitHub repository)",
             labels="polygons",
             converter=bsd.convert,
             defaults=DatasetDefaults(prompt_names={"ball_screw": "ball screw"}),
-            how_to_get="Manual: `git clone https://github.com/2Obe/BSData` (or the repository ZIP), then --raw.",
+            how_to_get="--download (the repository ZIP at a pinned commit), or `git clone "
+            "https://github.com/2Obe/BSData` and --raw.",
             categories=("ball_screw",),
             notes="No official anomaly split; the built split is seeded (see README).",
         ),
@@ -223,12 +220,13 @@ DATASETS: Dict[str, DatasetInfo] = {
             "water/oil/silk spot, inclusion, rolled pit, crease, waist folding); 3,570 grey images per the paper "
             "(2,300 with 3,563 boxes in the Dataset Ninja copy), 2048x1000.",
             homepage="https://www.kaggle.com/datasets/alex000kim/gc10det",
-            download_url=None,
-            sha256=None,
+            source=None,
             licence="Not stated",
             labels="boxes",
             converter=gc.convert,
-            defaults=DatasetDefaults(textures=frozenset({"steel_plate"}), prompt_names={"steel_plate": "steel plate"}),
+            defaults=DatasetDefaults(
+                textures=frozenset({"steel_plate"}), prompt_names={"steel_plate": "steel plate"}
+            ),
             how_to_get="Manual: Kaggle alex000kim/gc10det (login needed) or the authors' links, then --raw.",
             categories=("steel_plate",),
             notes="Bounding boxes filled as masks. That VCP-CLIP's 'GC' is GC10-DET is an assumption.",
@@ -239,12 +237,13 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="1,200 images 1920x1080 of phone screens, 400 each of oil, scratch and stain, PASCAL "
             "VOC masks, train:val:test 6:2:2, plus 20 defect-free images (good.zip).",
             homepage="https://github.com/jianzhang96/MSD",
-            download_url=None,
-            sha256=None,
+            source=None,
             licence="Not stated (cite FDSNet, ICASSP 2022)",
             labels="pixel masks",
             converter=msd.convert,
-            defaults=DatasetDefaults(textures=frozenset({"phone_screen"}), prompt_names={"phone_screen": "phone screen"}),
+            defaults=DatasetDefaults(
+                textures=frozenset({"phone_screen"}), prompt_names={"phone_screen": "phone screen"}
+            ),
             how_to_get="Manual: MSD.zip and good.zip from the OneDrive/Baidu links in the README, then --raw "
             "(unpack good.zip into <raw>/good or pass --good).",
             categories=("phone_screen",),
@@ -256,14 +255,15 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="Road surface crack segmentation; CrackForest has 118 images 480x320 with pixel "
             "labels in MATLAB files.",
             homepage="https://github.com/cuilimeng/CrackForest-dataset",
-            download_url=None,
-            sha256=None,
+            source="crackforest",
             licence="Research use (see the source repository)",
             labels="pixel masks",
             converter=road.convert,
-            defaults=DatasetDefaults(textures=frozenset({"road"}), prompt_names={"road": "road surface"}),
-            how_to_get="Manual: clone or download the road-crack set, then --raw (image/ + groundTruth/ "
-            "folders, or any images/ + masks/ pair).",
+            defaults=DatasetDefaults(
+                textures=frozenset({"road"}), prompt_names={"road": "road surface"}
+            ),
+            how_to_get="--download (CrackForest: the repository ZIP at a pinned commit), or clone or download "
+            "a road-crack set and --raw (image/ + groundTruth/ folders, or any images/ + masks/ pair).",
             categories=("road",),
             notes="Which road set VCP-CLIP used could not be established; CrackForest is an assumption.",
         ),
@@ -273,8 +273,7 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="3 industrial products (01, 02, 03), about 2,830 images, BMP/PNG, pixel masks; "
             "folders ok/ko.",
             homepage="https://avires.dimi.uniud.it/papers/btad/",
-            download_url="https://avires.dimi.uniud.it/papers/btad/btad.zip",
-            sha256="461c9387e515bfed41ecaae07c50cf6b10def647b36c9e31d239ab2736b10d2a",
+            source="btad",
             licence="CC BY-NC-SA 4.0 (anomalib's docstring)",
             labels="pixel masks",
             converter=btech.convert,
@@ -291,8 +290,7 @@ DATASETS: Dict[str, DatasetInfo] = {
             description="Procedural textures (carpet, grid) and objects (bottle, pill) with planted "
             "scratches, holes, stains and missing parts; exact masks; for tests and offline builds.",
             homepage="",
-            download_url=None,
-            sha256=None,
+            source=None,
             licence="MIT (generated by this package)",
             labels="synthetic masks",
             converter=synthetic_convert,
