@@ -4,6 +4,10 @@ The one entry point the ``data_scripts/`` call: it looks the data set up in the 
 downloads it when asked and possible (into ``<out's folder>/downloads/``, resumable and
 checksum-verified), and runs the data set's converter.  Running it again is cheap: a finished
 download is not fetched again and a finished conversion is returned as it is.
+
+What a conversion dropped, merged or decided from the data (images without ground truth,
+duplicate files, the split used, how ignore labels were read) is printed on every run, one
+``note:`` line each, from ``meta.json``'s ``info["report"]``; the details are in ``info``.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Optional, Union
 
 from .download import download as fetch
 from .errors import DataError
+from .meta import Meta
 from .registry import get_dataset
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -30,12 +35,13 @@ def prepare(
     """Prepare data set ``name`` into ``out`` from ``raw`` (archive or folder) or a download.
 
     ``options`` go to the converter (e.g. ``normals="all"``, ``seed=1``, ``split_csv=...``,
-    ``overwrite=True``); see each converter's ``convert`` for what it accepts.
+    ``overwrite=True``); see each converter's ``convert`` for what it accepts.  The
+    conversion's findings are printed (see the module docstring).
     """
     info = get_dataset(name)
     out = Path(out).expanduser()
     if not info.requires_raw:
-        return info.converter(raw, out, **options)
+        return _announce(info.converter(raw, out, **options), info.title)
     if raw is not None and download:
         raise DataError("Pass either raw=PATH (--raw) or download=True (--download), not both.")
     if raw is None:
@@ -48,4 +54,11 @@ def prepare(
             raise DataError(f"{info.title} cannot be downloaded automatically. {info.how_to_get}{where}")
         folder = Path(downloads_dir).expanduser() if downloads_dir is not None else out.parent / "downloads"
         raw = fetch(info.download_url, folder / info.archive_name, info.sha256)
-    return info.converter(Path(raw), out, **options)
+    return _announce(info.converter(Path(raw), out, **options), info.title)
+
+
+def _announce(out: Path, title: str) -> Path:
+    """Print the findings recorded in ``out``'s meta.json and return ``out``."""
+    for line in Meta.load(out).info.get("report", []):
+        print(f"note: {title}: {line}")
+    return out
