@@ -32,8 +32,10 @@ from anoclip.data import (
     prepare,
     read_mask,
 )
+from anoclip.data import standins
 from anoclip.data.cli import build_parser, main
 from anoclip.data.converters import bsd, btech, dagm, gc, ksdd2, msd, mvtec, road, rsdd, visa
+from anoclip.data.meta import load_ignore
 from anoclip.data.registry import LABEL_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -490,23 +492,40 @@ def test_msd_missing_split_list(tmp_path):
 # Road
 
 
-def test_road_crackforest_mat_files(tmp_path):
-    from scipy.io import savemat
+def test_road_crackforest_converts_the_labelled_images_and_names_the_others(tmp_path, capsys):
+    from scipy.io import loadmat
 
-    raw = tmp_path / "CrackForest-dataset"
-    (raw / "groundTruth").mkdir(parents=True)
-    for name, crack in (("001", True), ("002", False)):
-        _image(raw / "image" / f"{name}.jpg", 10, 14)
-        segmentation = np.ones((10, 14), np.uint8)
-        if crack:
-            segmentation[4:6, 2:12] = 2
-        truth = {"Segmentation": segmentation, "Boundaries": segmentation * 0}
-        savemat(raw / "groundTruth" / f"{name}.mat", {"groundTruth": truth})
-    (raw / "seg").mkdir()
+    raw = standins.crackforest(tmp_path / "dl", n_labelled=4, n_unlabelled=(2, 3))
     meta = _assert_idempotent(road.convert, raw, tmp_path / "out")
     test = _items(meta, "road")
-    assert [(i["img_path"], i["anomaly"]) for i in test] == [("road/test/crack/001.jpg", 1), ("road/test/good/002.jpg", 0)]
-    np.testing.assert_array_equal(read_mask(tmp_path / "out" / test[0]["mask_path"]), _box_mask(10, 14, (4, 6, 2, 12)))
+    assert [i["img_path"] for i in test] == [f"road/test/crack/{n:03d}.jpg" for n in range(1, 5)]
+    unlabelled = ["image/201.jpg", "image/202.jpg", "image/301.jpg", "image/302.jpg", "image/303.jpg"]
+    assert meta["info"]["unlabelled_images"] == {"count": 5, "files": unlabelled}
+    for item in test:
+        stem = item["img_path"].rsplit("/", 1)[1][:-4]
+        segmentation = loadmat(raw / "groundTruth" / f"{stem}.mat")["groundTruth"][0, 0]["Segmentation"]
+        np.testing.assert_array_equal(read_mask(tmp_path / "out" / item["mask_path"]), np.isin(segmentation, (2, 4)))
+    last = loadmat(raw / "groundTruth" / "004.mat")["groundTruth"][0, 0]["Segmentation"]
+    assert set(np.unique(last)) == {1, 2, 3, 4}  # the real files' extra segments are reproduced
+    assert not read_mask(tmp_path / "out" / test[3]["mask_path"])[last == 3].any()  # enclosed road stays road
+    assert meta["info"]["mask_labels"]["files_with_enclosed_road"] == 1
+    assert (tmp_path / "out" / "road/test/crack/001.jpg").read_bytes() == (raw / "image" / "001.jpg").read_bytes()
+    capsys.readouterr()
+    prepare("road", tmp_path / "out", raw=raw)  # a re-run still says what was left out
+    printed = capsys.readouterr().out
+    assert "5 of 9 images have no ground truth" in printed and "image/303.jpg" in printed
+
+
+def test_road_rejects_unknown_crackforest_labels(tmp_path):
+    from scipy.io import savemat
+
+    raw = standins.crackforest(tmp_path / "dl", n_labelled=2, n_unlabelled=(0, 0))
+    segmentation = np.ones((32, 48), np.uint8)
+    segmentation[3, 3] = 9
+    savemat(raw / "groundTruth" / "002.mat", {"groundTruth": {"Segmentation": segmentation}})
+    with pytest.raises(MetaFormatError) as err:
+        road.convert(raw, tmp_path / "out")
+    assert "002.mat" in str(err.value) and "[9]" in str(err.value)
 
 
 def test_road_image_and_mask_folders(tmp_path):
@@ -517,14 +536,19 @@ def test_road_image_and_mask_folders(tmp_path):
     (raw / "masks").mkdir(parents=True)
     labels.save(raw / "masks" / "a_mask.png")
     _image(raw / "images" / "b.png", 8, 8)
-    with pytest.raises(MissingMaskError) as err:
-        road.convert(raw, tmp_path / "out")
-    assert "b" in str(err.value)
+    without_b = _meta(road.convert(raw, tmp_path / "partial"))
+    assert [i["img_path"] for i in _items(without_b, "road")] == ["road/test/crack/a.png"]
+    assert without_b["info"]["unlabelled_images"] == {"count": 1, "files": ["images/b.png"]}
     _save(raw / "masks" / "b.png", np.zeros((8, 8)))
     meta = _assert_idempotent(road.convert, raw, tmp_path / "out")
     test = _items(meta, "road")
-    assert [i["anomaly"] for i in test] == [1, 0]
+    assert [i["anomaly"] for i in test] == [1, 0] and "unlabelled_images" not in meta["info"]
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / test[0]["mask_path"]), _box_mask(8, 8, (1, 3, 1, 7)))
+    for mask in (raw / "masks").iterdir():
+        mask.rename(mask.with_name("x" + mask.name))  # no image has a mask: the wrong folder pair
+    with pytest.raises(MissingMaskError) as err:
+        road.convert(raw, tmp_path / "none")
+    assert "None of the 2 images" in str(err.value) and str(raw / "masks") in str(err.value)
 
 
 # ----------------------------------------------------------------------------------------------
