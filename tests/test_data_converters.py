@@ -416,6 +416,62 @@ def test_bsd(tmp_path):
     np.testing.assert_array_equal(rect_mask, expected)
     triangle = read_mask(tmp_path / "out" / anomalous[1]["mask_path"])
     assert triangle[3, 3] and not triangle[14, 19] and 100 < triangle.sum() < 150  # area ~ 18*13/2
+    # No image_data.json here: the fallback puts every annotated image in test, and says so.
+    assert meta["info"]["split"]["anomalies"] == "all annotated"
+    assert "image_data.json was not found" in " ".join(meta["info"]["report"])
+
+
+def _split_entries(raw):
+    return json.loads((raw / "image_data.json").read_text(encoding="utf-8"))["images"]
+
+
+def test_bsd_uses_the_authors_split_from_image_data_json(tmp_path, capsys):
+    raw = standins.bsdata(tmp_path / "dl", n_annotated=(3, 2), n_unannotated=6)
+    authors_test = {e["filename"] for e in _split_entries(raw) if e["train_test_split"] == "test"}
+    authors_train = {e["filename"] for e in _split_entries(raw) if e["train_test_split"] == "train"}
+    out = prepare("bsd", tmp_path / "out", raw=raw)
+    meta = _meta(out)
+    test = _items(meta, "ball_screw")
+    assert {i["img_path"].rsplit("/", 1)[1] for i in test if i["anomaly"]} == authors_test
+    normal_test = {i["img_path"].rsplit("/", 1)[1] for i in test if not i["anomaly"]}
+    train = {i["img_path"].rsplit("/", 1)[1] for i in meta["train"]["ball_screw"]}
+    assert len(normal_test) == 2 and len(train) == 4  # balanced: as many normals as the 2 anomalies
+    assert not (normal_test | train) & (authors_test | authors_train)  # annotated images never pose as normal
+    assert meta["info"]["split"] == {
+        "anomalies": "image_data.json", "normals": "seeded draw (seed 0)", "test_anomalous": 2,
+        "test_normal": 2, "train_normal": 4, "annotated_unused": 3,
+    }  # fmt: skip
+    assert "image_data.json (the authors' train_test_split)" in capsys.readouterr().out
+    # The stray copy in data/BSD/test/ is not a second sample.
+    assert len(test) + len(meta["train"]["ball_screw"]) == 2 + 2 + 4
+    for sample in Meta.load(out).samples("ball_screw"):
+        if sample.anomaly:  # the stand-in's polygons are rectangles painted into the image
+            label = json.loads((raw / "label" / (Path(sample.img_path).stem + ".json")).read_text())
+            (x0, y0), _, (x1, y1), _ = label["shapes"][0]["points"]
+            np.testing.assert_array_equal(
+                read_mask(out / sample.mask_path), _box_mask(24, 48, (int(y0), int(y1) + 1, int(x0), int(x1) + 1))
+            )
+
+
+def test_bsd_falls_back_to_the_seeded_split_and_checks_the_split_file(tmp_path):
+    raw = standins.bsdata(tmp_path / "dl", with_split_file=False)
+    meta = _meta(bsd.convert(raw, tmp_path / "out"))
+    assert meta["info"]["split"]["test_anomalous"] == 5 and meta["info"]["split"]["annotated_unused"] == 0
+    with pytest.raises(MissingSplitFileError) as err:
+        bsd.convert(raw, tmp_path / "strict", split="authors")
+    assert "image_data.json" in str(err.value) and "split='all'" in str(err.value)
+    raw = standins.bsdata(tmp_path / "dl2")
+    entries = _split_entries(raw)
+    entries[0]["annotations"] = None  # disagrees with label/
+    (raw / "image_data.json").write_text(json.dumps({"images": entries}), encoding="utf-8")
+    with pytest.raises(MetaFormatError) as err:
+        bsd.convert(raw, tmp_path / "bad")
+    assert entries[0]["filename"] in str(err.value) and "split='all'" in str(err.value)
+    assert len(_items(_meta(bsd.convert(raw, tmp_path / "all", split="all")), "ball_screw")) == 10
+    with pytest.raises(ValueError):
+        bsd.convert(raw, tmp_path / "x", split="authors-only")
+
+
 
 
 # ----------------------------------------------------------------------------------------------
