@@ -503,6 +503,41 @@ def test_gc_boxes_become_masks(tmp_path):
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / test[1]["mask_path"]), _box_mask(16, 24, (2, 6, 1, 5)))
     two = read_mask(tmp_path / "out" / test[2]["mask_path"])
     assert two.sum() == 4 + 11 * 9 and two[0, 0] and two[3:12, 9:20].all()
+    assert meta["info"]["images_without_annotation"] == {"count": 1, "files": ["7/img_03_425005600_00003.jpg"]}
+
+
+def test_gc_merges_names_found_in_two_class_folders(tmp_path, capsys):
+    raw = standins.gc10det(tmp_path / "archive", n_per_class=2, duplicates=1, without_xml=1)
+    duplicate = next((raw / "1").glob("*.jpg")).name
+    assert (raw / "6" / duplicate).is_file() and len(list(raw.glob("*/*.jpg"))) == 21
+    assert len(list((raw / "lable").glob("*.xml"))) == 19
+    out = prepare("gc", tmp_path / "out", raw=raw)  # used to stop: two sources, one output file
+    meta = _meta(out)
+    test = _items(meta, "steel_plate")
+    assert len(test) == 20 and sum(i["anomaly"] for i in test) == 19
+    assert meta["info"]["merged_duplicates"] == {
+        "count": 1,
+        "files": {duplicate: {"kept": f"1/{duplicate}", "dropped": [f"6/{duplicate}"], "identical": True}},
+    }
+    assert meta["info"]["images_without_annotation"]["count"] == 1
+    assert {i["specie_name"] for i in test} == set(gc.CLASS_NAMES.values()) | {"good"}
+    printed = capsys.readouterr().out
+    assert duplicate in printed and "All copies are identical" in printed and "without an XML file" in printed
+
+
+def test_gc_keeps_the_copy_in_its_annotated_class_folder_and_flags_differing_copies(tmp_path):
+    raw = standins.gc10det(tmp_path / "archive", n_per_class=1, duplicates=1, without_xml=0)
+    duplicate = next((raw / "1").glob("*.jpg"))
+    xml_file = raw / "lable" / f"{duplicate.stem}.xml"
+    xml_file.write_text(xml_file.read_text().replace("1_chongkong", "6_siban"))
+    _image(raw / "6" / duplicate.name, 20, 40)  # same name, other pixels, same size
+    meta = _meta(gc.convert(raw, tmp_path / "out"))
+    merged = meta["info"]["merged_duplicates"]["files"][duplicate.name]
+    assert merged == {"kept": f"6/{duplicate.name}", "dropped": [f"1/{duplicate.name}"], "identical": False}
+    assert (tmp_path / "out" / "steel_plate" / "test" / "silk_spot" / duplicate.name).read_bytes() == (
+        raw / "6" / duplicate.name
+    ).read_bytes()
+    assert "differ in content" in " ".join(meta["info"]["report"])
 
 
 # ----------------------------------------------------------------------------------------------
