@@ -566,9 +566,77 @@ def test_msd(tmp_path):
     test = _items(meta, "phone_screen")
     assert sorted((i["specie_name"], i["anomaly"]) for i in test) == [("good", 0), ("oil", 1), ("scratch", 1), ("stain", 1)]
     stain = next(i for i in test if i["specie_name"] == "stain")
-    assert read_mask(tmp_path / "out" / stain["mask_path"]).sum() == 4 * 7 + 1
+    assert read_mask(tmp_path / "out" / stain["mask_path"]).sum() == 4 * 7  # the 255 pixel is not defect
+    ignore = read_mask(tmp_path / "out" / stain["ignore_path"])
+    assert ignore.sum() == 1 and ignore[0, 0]
+    assert [i for i in test if i["specie_name"] != "stain" and "ignore_path" in i] == []
+    # The lone 255 pixel touches no defect label: a free-standing void region, reported by name.
+    assert meta["info"]["void"]["free_region_images"] == {"Sta_0001.png": 1}
+    assert meta["info"]["void"]["treated_as"] == "ignore"
     everything = _meta(msd.convert(raw, tmp_path / "all", split="all"))
     assert len(_items(everything, "phone_screen")) == 5
+    counted = _meta(msd.convert(raw, tmp_path / "as-defect", void="defect"))
+    stain = next(i for i in _items(counted, "phone_screen") if i["specie_name"] == "stain")
+    assert read_mask(tmp_path / "as-defect" / stain["mask_path"]).sum() == 4 * 7 + 1 and "ignore_path" not in stain
+
+
+def _labels(path):
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+def test_msd_voc_borders_become_ignore_masks(tmp_path, capsys):
+    raw = standins.msd(tmp_path / "dl", n_per_class=2, border=2)
+    standins.msd_good(raw, n=2)
+    out = prepare("msd", tmp_path / "out", raw=raw)
+    meta = Meta.load(out)
+    samples = meta.samples("phone_screen")
+    anomalous = [s for s in samples if s.anomaly]
+    assert len(anomalous) == 3 and len(samples) == 5  # test.txt: one per class; good.zip: 2
+    assert sorted(s.specie_name for s in anomalous) == ["oil", "scratch", "stain"]
+    for sample in anomalous:
+        labels = _labels(raw / "SegmentationClass" / (Path(sample.img_path).stem + ".png"))
+        image, mask = load_sample(out, sample)
+        np.testing.assert_array_equal(mask, (labels > 0) & (labels < 255))
+        np.testing.assert_array_equal(load_ignore(out, sample), labels == 255)
+        assert not (mask & load_ignore(out, sample)).any()
+    info = meta.info["void"]
+    assert info["images_with_void"] == 3 and info["free_region_images"] == {} and info["void_only_images"] == []
+    assert "In 3 of them 255 only borders the defect labels" in capsys.readouterr().out
+
+
+def test_msd_255_as_the_only_label_is_read_as_the_defect(tmp_path):
+    raw = standins.msd(tmp_path / "dl", n_per_class=1)
+    path = raw / "SegmentationClass" / "Sta_0001.png"
+    with Image.open(path) as image:
+        labels = np.asarray(image).copy()
+        palette = image.getpalette()
+    labels[(labels > 0) & (labels < 255)] = 255  # a 0/255 binary mask: 255 is all there is
+    relabelled = Image.fromarray(labels, mode="P")
+    relabelled.putpalette(palette)
+    relabelled.save(path)
+    meta = _meta(msd.convert(raw, tmp_path / "out"))
+    stain = next(i for i in _items(meta, "phone_screen") if i["img_path"].endswith("Sta_0001.jpg"))
+    assert stain["anomaly"] == 1 and stain["specie_name"] == "defect" and "ignore_path" not in stain
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / stain["mask_path"]), labels == 255)
+    assert meta["info"]["void"]["void_only_images"] == ["Sta_0001.png"]
+    assert "255 is the only label" in " ".join(meta["info"]["report"])
+
+
+def test_msd_rejects_masks_that_are_not_class_indices(tmp_path):
+    raw = standins.msd(tmp_path / "dl", n_per_class=1)
+    path = raw / "SegmentationClass" / "Oil_0001.png"
+    with Image.open(path) as image:
+        labels = np.asarray(image).copy()
+    labels[0, 0] = 7
+    Image.fromarray(labels, mode="L").save(path)
+    with pytest.raises(MetaFormatError) as err:
+        msd.convert(raw, tmp_path / "out")
+    assert "Oil_0001.png" in str(err.value) and "[7]" in str(err.value)
+    Image.fromarray(np.stack([labels] * 3, axis=-1)).save(path)
+    with pytest.raises(MetaFormatError) as err:
+        msd.convert(raw, tmp_path / "out")
+    assert "RGB image" in str(err.value)
 
 
 def test_msd_missing_split_list(tmp_path):
@@ -759,6 +827,37 @@ def test_cli_prints_a_clear_error_instead_of_a_traceback(tmp_path, capsys):
     assert status == 2
     assert captured.err.startswith("error:") and "Traceback" not in captured.err
     assert str(tmp_path / "missing") in captured.err
+
+
+def test_cli_prints_what_the_conversion_left_out(tmp_path, capsys):
+    raw = standins.crackforest(tmp_path / "dl", n_labelled=2, n_unlabelled=(1, 1))
+    assert main("road", ["--out", str(tmp_path / "out"), "--raw", str(raw)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("note: Road cracks") and "image/201.jpg, image/301.jpg" in lines[0]
+    assert lines[-1].startswith("Road cracks (assumed CrackForest) ready:")
+
+
+def test_an_output_of_an_older_converter_revision_is_not_taken_as_current(tmp_path):
+    raw = standins.msd(tmp_path / "dl", n_per_class=1)
+    out = msd.convert(raw, tmp_path / "out")
+    meta = _meta(out)
+    assert meta["info"]["revision"] == msd.REVISION
+    del meta["info"]["revision"]  # what the first MSD converter (255 counted as defect) wrote
+    (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(OutputExistsError) as err:
+        msd.convert(raw, out)
+    assert "overwrite" in str(err.value)
+    assert _meta(msd.convert(raw, out, overwrite=True))["info"]["revision"] == msd.REVISION
+    assert msd.convert(raw, out) == out  # findings in info do not make a finished output look different
+
+
+def test_findings_cannot_overwrite_the_identity_of_a_conversion(tmp_path):
+    from anoclip.data.converters.common import DatasetWriter
+
+    writer = DatasetWriter(tmp_path / "out", dataset="road", options={})
+    for key in ("options", "dataset", "report"):
+        with pytest.raises(ValueError):
+            writer.report(key, 1, "x")
 
 
 def test_cli_help_says_where_to_get_the_data(capsys):
