@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anoclip.data import Meta, load_sample, prepare, read_mask
+from anoclip.data import Meta, OutputExistsError, load_sample, prepare, read_mask
 from anoclip.data import standins
 from anoclip.data.images import exif_transpose_of, image_size
 
@@ -152,6 +152,17 @@ def test_dagm_labels_are_ellipses_around_the_defect(converted):
     rows, cols = np.nonzero(mask)
     corner = mask[rows.min(), cols.min()] and mask[rows.min(), cols.max()]
     assert not corner  # an ellipse, not the box around it
+
+
+def test_a_stand_in_never_writes_into_a_folder_that_holds_something(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    with pytest.raises(OutputExistsError) as err:
+        standins.mvtec(tmp_path / "mine")
+    assert str(tmp_path / "mine") in str(err.value)
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+    standins.crackforest(tmp_path / "mine")  # its wrapper folder is new: fine next to other files
+    assert (tmp_path / "mine" / "CrackForest-dataset-master" / "groundTruth").is_dir()
 
 
 def test_mvtec_category_archive_and_msd_good_images(tmp_path):

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .converters.gc import CLASS_NAMES as GC10_CLASS_NAMES
+from .errors import OutputExistsError
 from .synthetic import DEFECTS, render_synthetic
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -123,11 +124,14 @@ def _text(path: Path, text: str, newline: str = "\n") -> Path:
 
 
 def _fresh(folder: PathLike, name: str = "") -> Path:
-    """``folder/name`` emptied and created (a stand-in is always written from scratch)."""
+    """``folder/name``, created; it must not hold anything yet (a stand-in never mixes with other files)."""
     target = Path(folder).expanduser() / name
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise OutputExistsError(
+            f"{target} already exists and is not empty; a stand-in is written into a new or empty folder. "
+            "Choose another folder, or delete that one yourself."
+        )
+    target.mkdir(parents=True, exist_ok=True)
     return target
 
 
