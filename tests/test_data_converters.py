@@ -525,6 +525,16 @@ def test_gc_merges_names_found_in_two_class_folders(tmp_path, capsys):
     assert duplicate in printed and "All copies are identical" in printed and "without an XML file" in printed
 
 
+def test_gc_without_class_folders_next_to_the_boxes_is_an_error(tmp_path):
+    raw = tmp_path / "gc10det"
+    _voc(raw / "label" / "label" / "img_01_425005600_00001.xml", [("1_chongkong", 2, 3, 5, 6)])
+    _image(raw / "images" / "images" / "punching_hole" / "img_01_425005600_00001.jpg", 16, 24)
+    with pytest.raises(DatasetRootError) as err:
+        gc.convert(raw, tmp_path / "out")  # another Kaggle copy's layout: not silently empty
+    assert "no class folders" in str(err.value)
+    _no_output(tmp_path / "out")
+
+
 def test_gc_keeps_the_copy_in_its_annotated_class_folder_and_flags_differing_copies(tmp_path):
     raw = standins.gc10det(tmp_path / "archive", n_per_class=1, duplicates=1, without_xml=0)
     duplicate = next((raw / "1").glob("*.jpg"))

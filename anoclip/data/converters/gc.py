@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import MetaFormatError
+from ..errors import DatasetRootError, MetaFormatError
 from ..meta import NORMAL_SPECIE
 from .common import (
     DatasetWriter,
@@ -130,6 +130,11 @@ def _fill(root: Path, writer: DatasetWriter) -> List[str]:
     for folder in sorted((d for d in child_dirs(root) if d not in xml_dirs), key=_folder_order):
         for image in list_images(folder):
             copies[image.name.lower()].append(image)
+    if not copies:
+        raise DatasetRootError(
+            f"{root} has the box folder {xml_dirs[0].name}/ but no class folders of images next to it "
+            f"(expected {root}/1/img_*.jpg ... {root}/10/). Point --raw at the folder that holds both."
+        )
     merged: Dict[str, dict] = {}
     unannotated: List[str] = []
     for name in tqdm(sorted(copies), desc="gc10-det", unit="img", leave=False):
