@@ -18,6 +18,13 @@ equal), it returns ``nan`` and emits :class:`UndefinedMetricWarning` saying what
 Bad input (mismatched shapes, NaN/inf scores, non-binary masks) raises :class:`MetricInputError`,
 a ``ValueError`` that names the image index.
 
+Ignored pixels: a data set may mark pixels as "do not evaluate" (MSD's PASCAL VOC void label).
+Every pixel metric takes an optional ignore mask per image; ignored pixels are removed before
+anything is computed, exactly as if they were not in the image: they are neither anomalous nor
+normal, do not count towards any FPR, precision or recall, are not part of any AUPRO region
+(regions are the connected components of ``mask & ~ignore``), and their scores do not enter the
+thresholds or the min/max of the cflow AUPRO.
+
 Two AUPRO definitions are provided because the literature uses two:
 
 * :func:`aupro` is the MVTec AD definition (Bergmann et al.): every threshold, FPR limit 0.3,
@@ -309,6 +316,28 @@ def _check_map_and_mask(anomaly_map: Any, mask: Any, index: int) -> tuple[np.nda
     return scores32, truth
 
 
+def _check_ignore(ignore: Any, shape: tuple, index: int) -> Optional[np.ndarray]:
+    """Validate an optional ignore mask; return the pixels to keep (``None``: keep all)."""
+    if ignore is None:
+        return None
+    skip = np.asarray(ignore)
+    if skip.shape != shape:
+        raise MetricInputError(
+            f"Image {index}: ignore mask shape {skip.shape} does not match map shape {shape}. "
+            "Resize it with the mask (nearest neighbour), or pass ignore=None."
+        )
+    if skip.dtype != bool:
+        binary = (skip == 0) | (skip == 1)
+        if not binary.all():
+            bad = skip[~binary].flat[0].item()
+            raise MetricInputError(
+                f"Image {index}: the ignore mask has values other than 0/1 (e.g. {bad!r}). "
+                "Binarise it first, e.g. ignore > 0 for 0/255 PNG masks."
+            )
+        skip = skip.astype(bool)
+    return ~skip
+
+
 def _warn_nan(message: str) -> float:
     warnings.warn(message, UndefinedMetricWarning, stacklevel=3)
     return float("nan")
@@ -332,7 +361,8 @@ class PixelScores:
     metrics then walk the sorted anomalous scores in blocks, so their temporaries stay a few MB.
 
     Regions are connected components of each mask with 8-connectivity (``scipy.ndimage.label``
-    with a 3x3 structure, as skimage's default ``label`` for 2-D masks), labelled per image.
+    with a 3x3 structure, as skimage's default ``label`` for 2-D masks), labelled per image,
+    after the image's ignored pixels (see :meth:`add`) are removed from the mask.
     """
 
     def __init__(self) -> None:
@@ -347,25 +377,45 @@ class PixelScores:
 
     @property
     def n_normal(self) -> int:
-        """Number of normal (mask == 0) pixels added so far."""
+        """Number of normal (mask == 0, not ignored) pixels added so far."""
         return self._normal.size
 
     @property
     def n_anomalous(self) -> int:
-        """Number of anomalous (mask == 1) pixels added so far."""
+        """Number of anomalous (mask == 1, not ignored) pixels added so far."""
         return self._anomalous.size
 
-    def add(self, anomaly_map: Any, mask: Any) -> None:
-        """Add one image: an (H, W) anomaly map and its (H, W) ground-truth mask (bool or 0/1).
+    def add(self, anomaly_map: Any, mask: Any, ignore: Any = None) -> None:
+        """Add one image's anomaly map and ground truth, leaving out its ignored pixels.
 
-        Raises :class:`MetricInputError` (naming the image's index, i.e. the number of images
-        added before it) for non-2-D input, mismatched shapes, NaN/inf scores or non-binary masks;
-        nothing is added in that case.
+        Parameters
+        ----------
+        anomaly_map : array-like of shape (H, W)
+            Finite anomaly scores (any numeric dtype; stored as float32).
+        mask : array-like of shape (H, W)
+            Ground truth, bool or 0/1; True / 1 marks an anomalous pixel.
+        ignore : array-like of shape (H, W) or None, default=None
+            Pixels to leave out of every metric, bool or 0/1 (e.g. from
+            :func:`anoclip.data.load_ignore`).  An ignored pixel is removed as if it were not
+            in the image: it is neither anomalous nor normal, adds nothing to any count or
+            threshold, and is not part of any AUPRO region; a region split by ignored pixels
+            becomes two.  ``None`` ignores nothing.
+
+        Raises
+        ------
+        MetricInputError
+            Naming the image's index (the number of images added before it) for non-2-D
+            input, mismatched shapes, NaN/inf scores, or a mask or ignore mask that is not
+            binary; nothing is added in that case.
         """
         scores, truth = _check_map_and_mask(anomaly_map, mask, self.n_images)
+        kept = _check_ignore(ignore, scores.shape, self.n_images)
+        normal = ~truth
+        if kept is not None:
+            truth, normal = truth & kept, normal & kept
         labels, n_new = ndimage.label(truth, structure=_EIGHT_CONNECTED)
         self._sorted = None
-        self._normal.append(scores[~truth])
+        self._normal.append(scores[normal])
         if n_new:
             self._anomalous.append(scores[truth])
             self._region_of.append((labels[truth] - 1 + self.n_regions).astype(np.int32))
@@ -559,9 +609,10 @@ def _check_fpr_limit(fpr_limit: float) -> None:
         raise MetricInputError(f"fpr_limit must be in (0, 1], got {fpr_limit!r} (the usual is 0.3).")
 
 
-def _pixel_scores(maps: Iterable[Any], masks: Iterable[Any]) -> PixelScores:
-    """Build a :class:`PixelScores` from maps and masks, checking that their counts agree."""
-    for name, value in (("maps", maps), ("masks", masks)):
+def _pixel_scores(maps: Iterable[Any], masks: Iterable[Any], ignore: Optional[Iterable[Any]] = None) -> PixelScores:
+    """Build a :class:`PixelScores` from maps, masks and optional ignore masks, checking their counts."""
+    named = [("maps", maps), ("masks", masks)] + ([("ignore", ignore)] if ignore is not None else [])
+    for name, value in named:
         if isinstance(value, np.ndarray) and value.ndim != 3:
             raise MetricInputError(
                 f"{name} must be an (N, H, W) array or a sequence of (H, W) arrays, got an array "
@@ -569,50 +620,67 @@ def _pixel_scores(maps: Iterable[Any], masks: Iterable[Any]) -> PixelScores:
             )
     scores = PixelScores()
     missing = object()
-    for index, (anomaly_map, mask) in enumerate(zip_longest(maps, masks, fillvalue=missing)):
-        if anomaly_map is missing or mask is missing:
-            which = "map" if anomaly_map is missing else "mask"
+    columns = [maps, masks] + ([ignore] if ignore is not None else [])
+    for index, row in enumerate(zip_longest(*columns, fillvalue=missing)):
+        absent = [name for (name, _), value in zip(named, row) if value is missing]
+        if absent:
             raise MetricInputError(
-                f"Image {index} has no {which}: maps and masks must have the same number of "
-                "images."
+                f"Image {index} has no {' / '.join(absent)} entry: "
+                f"{', '.join(name for name, _ in named)} must have the same number of images."
             )
-        scores.add(anomaly_map, mask)
+        scores.add(row[0], row[1], row[2] if ignore is not None else None)
     return scores
 
 
-def pixel_auroc(maps: Iterable[Any], masks: Iterable[Any]) -> float:
+def pixel_auroc(maps: Iterable[Any], masks: Iterable[Any], ignore: Optional[Iterable[Any]] = None) -> float:
     """Area under the ROC curve over all pixels of all images (see :meth:`PixelScores.pixel_auroc`).
 
-    ``maps``: an (N, H, W) array or a sequence of (H, W) arrays (sizes may differ between images);
-    ``masks``: the same shapes, bool or 0/1.  Mismatches raise :class:`MetricInputError`.
+    Parameters
+    ----------
+    maps : array-like of shape (N, H, W), or a sequence of N arrays of shape (H, W)
+        Anomaly maps; sizes may differ between images.
+    masks : same shapes as ``maps``
+        Ground truth, bool or 0/1 (1 = anomalous).
+    ignore : same shapes as ``maps``, or None, default=None
+        Pixels to leave out, bool or 0/1; entries may be ``None`` (nothing ignored in that
+        image).  Ignored pixels are removed as if absent (see :meth:`PixelScores.add`).
+
+    Mismatched shapes or counts raise :class:`MetricInputError`.  The other pixel metric
+    functions take the same ``maps``, ``masks`` and ``ignore``.
     """
-    return _pixel_scores(maps, masks).pixel_auroc()
+    return _pixel_scores(maps, masks, ignore).pixel_auroc()
 
 
-def pixel_ap(maps: Iterable[Any], masks: Iterable[Any]) -> float:
+def pixel_ap(maps: Iterable[Any], masks: Iterable[Any], ignore: Optional[Iterable[Any]] = None) -> float:
     """Step-wise average precision over all pixels (see :meth:`PixelScores.pixel_ap`)."""
-    return _pixel_scores(maps, masks).pixel_ap()
+    return _pixel_scores(maps, masks, ignore).pixel_ap()
 
 
-def pixel_f1_max(maps: Iterable[Any], masks: Iterable[Any]) -> float:
+def pixel_f1_max(maps: Iterable[Any], masks: Iterable[Any], ignore: Optional[Iterable[Any]] = None) -> float:
     """Maximum F1 over all thresholds, over all pixels (see :meth:`PixelScores.pixel_f1_max`)."""
-    return _pixel_scores(maps, masks).pixel_f1_max()
+    return _pixel_scores(maps, masks, ignore).pixel_f1_max()
 
 
-def aupro(maps: Iterable[Any], masks: Iterable[Any], fpr_limit: float = 0.3) -> float:
+def aupro(
+    maps: Iterable[Any], masks: Iterable[Any], fpr_limit: float = 0.3, ignore: Optional[Iterable[Any]] = None
+) -> float:
     """MVTec AD AUPRO: normalised area under PRO(FPR) up to ``fpr_limit`` (see :meth:`PixelScores.aupro`)."""
-    return _pixel_scores(maps, masks).aupro(fpr_limit)
+    return _pixel_scores(maps, masks, ignore).aupro(fpr_limit)
 
 
 def aupro_cflow(
-    maps: Iterable[Any], masks: Iterable[Any], fpr_limit: float = 0.3, steps: int = 200
+    maps: Iterable[Any],
+    masks: Iterable[Any],
+    fpr_limit: float = 0.3,
+    steps: int = 200,
+    ignore: Optional[Iterable[Any]] = None,
 ) -> float:
     """The cflow-style AUPRO of the zero-shot repositories -- NOT the MVTec definition.
 
     See :meth:`PixelScores.aupro_cflow` for the exact recipe; use it only to compare with numbers
     computed by ``cal_pro_score`` (CFlow, APRIL-GAN, AnomalyCLIP, MuSc, AnoVL).
     """
-    return _pixel_scores(maps, masks).aupro_cflow(fpr_limit, steps)
+    return _pixel_scores(maps, masks, ignore).aupro_cflow(fpr_limit, steps)
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,9 +31,11 @@ from anoclip.data import (
     prepare,
     read_mask,
 )
+from anoclip.data import standins
 from anoclip.data.cli import build_parser, main
 from anoclip.data.converters import bsd, btech, dagm, gc, ksdd2, msd, mvtec, road, rsdd, visa
 from anoclip.data import sources
+from anoclip.data.meta import load_ignore
 from anoclip.data.registry import LABEL_TYPES
 from anoclip.prompts import prompt_class_name
 
@@ -415,6 +417,62 @@ def test_bsd(tmp_path):
     np.testing.assert_array_equal(rect_mask, expected)
     triangle = read_mask(tmp_path / "out" / anomalous[1]["mask_path"])
     assert triangle[3, 3] and not triangle[14, 19] and 100 < triangle.sum() < 150  # area ~ 18*13/2
+    # No image_data.json here: the fallback puts every annotated image in test, and says so.
+    assert meta["info"]["split"]["anomalies"] == "all annotated"
+    assert "image_data.json was not found" in " ".join(meta["info"]["report"])
+
+
+def _split_entries(raw):
+    return json.loads((raw / "image_data.json").read_text(encoding="utf-8"))["images"]
+
+
+def test_bsd_uses_the_authors_split_from_image_data_json(tmp_path, capsys):
+    raw = standins.bsdata(tmp_path / "dl", n_annotated=(3, 2), n_unannotated=6)
+    authors_test = {e["filename"] for e in _split_entries(raw) if e["train_test_split"] == "test"}
+    authors_train = {e["filename"] for e in _split_entries(raw) if e["train_test_split"] == "train"}
+    out = prepare("bsd", tmp_path / "out", raw=raw)
+    meta = _meta(out)
+    test = _items(meta, "ball_screw")
+    assert {i["img_path"].rsplit("/", 1)[1] for i in test if i["anomaly"]} == authors_test
+    normal_test = {i["img_path"].rsplit("/", 1)[1] for i in test if not i["anomaly"]}
+    train = {i["img_path"].rsplit("/", 1)[1] for i in meta["train"]["ball_screw"]}
+    assert len(normal_test) == 2 and len(train) == 4  # balanced: as many normals as the 2 anomalies
+    assert not (normal_test | train) & (authors_test | authors_train)  # annotated images never pose as normal
+    assert meta["info"]["split"] == {
+        "anomalies": "image_data.json", "normals": "seeded draw (seed 0)", "test_anomalous": 2,
+        "test_normal": 2, "train_normal": 4, "annotated_unused": 3,
+    }  # fmt: skip
+    assert "image_data.json (the authors' train_test_split)" in capsys.readouterr().out
+    # The stray copy in data/BSD/test/ is not a second sample.
+    assert len(test) + len(meta["train"]["ball_screw"]) == 2 + 2 + 4
+    for sample in Meta.load(out).samples("ball_screw"):
+        if sample.anomaly:  # the stand-in's polygons are rectangles painted into the image
+            label = json.loads((raw / "label" / (Path(sample.img_path).stem + ".json")).read_text())
+            (x0, y0), _, (x1, y1), _ = label["shapes"][0]["points"]
+            np.testing.assert_array_equal(
+                read_mask(out / sample.mask_path), _box_mask(24, 48, (int(y0), int(y1) + 1, int(x0), int(x1) + 1))
+            )
+
+
+def test_bsd_falls_back_to_the_seeded_split_and_checks_the_split_file(tmp_path):
+    raw = standins.bsdata(tmp_path / "dl", with_split_file=False)
+    meta = _meta(bsd.convert(raw, tmp_path / "out"))
+    assert meta["info"]["split"]["test_anomalous"] == 5 and meta["info"]["split"]["annotated_unused"] == 0
+    with pytest.raises(MissingSplitFileError) as err:
+        bsd.convert(raw, tmp_path / "strict", split="authors")
+    assert "image_data.json" in str(err.value) and "split='all'" in str(err.value)
+    raw = standins.bsdata(tmp_path / "dl2")
+    entries = _split_entries(raw)
+    entries[0]["annotations"] = None  # disagrees with label/
+    (raw / "image_data.json").write_text(json.dumps({"images": entries}), encoding="utf-8")
+    with pytest.raises(MetaFormatError) as err:
+        bsd.convert(raw, tmp_path / "bad")
+    assert entries[0]["filename"] in str(err.value) and "split='all'" in str(err.value)
+    assert len(_items(_meta(bsd.convert(raw, tmp_path / "all", split="all")), "ball_screw")) == 10
+    with pytest.raises(ValueError):
+        bsd.convert(raw, tmp_path / "x", split="authors-only")
+
+
 
 
 # ----------------------------------------------------------------------------------------------
@@ -446,6 +504,51 @@ def test_gc_boxes_become_masks(tmp_path):
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / test[1]["mask_path"]), _box_mask(16, 24, (2, 6, 1, 5)))
     two = read_mask(tmp_path / "out" / test[2]["mask_path"])
     assert two.sum() == 4 + 11 * 9 and two[0, 0] and two[3:12, 9:20].all()
+    assert meta["info"]["images_without_annotation"] == {"count": 1, "files": ["7/img_03_425005600_00003.jpg"]}
+
+
+def test_gc_merges_names_found_in_two_class_folders(tmp_path, capsys):
+    raw = standins.gc10det(tmp_path / "archive", n_per_class=2, duplicates=1, without_xml=1)
+    duplicate = next((raw / "1").glob("*.jpg")).name
+    assert (raw / "6" / duplicate).is_file() and len(list(raw.glob("*/*.jpg"))) == 21
+    assert len(list((raw / "lable").glob("*.xml"))) == 19
+    out = prepare("gc", tmp_path / "out", raw=raw)  # used to stop: two sources, one output file
+    meta = _meta(out)
+    test = _items(meta, "steel_plate")
+    assert len(test) == 20 and sum(i["anomaly"] for i in test) == 19
+    assert meta["info"]["merged_duplicates"] == {
+        "count": 1,
+        "files": {duplicate: {"kept": f"1/{duplicate}", "dropped": [f"6/{duplicate}"], "identical": True}},
+    }
+    assert meta["info"]["images_without_annotation"]["count"] == 1
+    assert {i["specie_name"] for i in test} == set(gc.CLASS_NAMES.values()) | {"good"}
+    printed = capsys.readouterr().out
+    assert duplicate in printed and "All copies are identical" in printed and "without an XML file" in printed
+
+
+def test_gc_without_class_folders_next_to_the_boxes_is_an_error(tmp_path):
+    raw = tmp_path / "gc10det"
+    _voc(raw / "label" / "label" / "img_01_425005600_00001.xml", [("1_chongkong", 2, 3, 5, 6)])
+    _image(raw / "images" / "images" / "punching_hole" / "img_01_425005600_00001.jpg", 16, 24)
+    with pytest.raises(DatasetRootError) as err:
+        gc.convert(raw, tmp_path / "out")  # another Kaggle copy's layout: not silently empty
+    assert "no class folders" in str(err.value)
+    _no_output(tmp_path / "out")
+
+
+def test_gc_keeps_the_copy_in_its_annotated_class_folder_and_flags_differing_copies(tmp_path):
+    raw = standins.gc10det(tmp_path / "archive", n_per_class=1, duplicates=1, without_xml=0)
+    duplicate = next((raw / "1").glob("*.jpg"))
+    xml_file = raw / "lable" / f"{duplicate.stem}.xml"
+    xml_file.write_text(xml_file.read_text().replace("1_chongkong", "6_siban"))
+    _image(raw / "6" / duplicate.name, 20, 40)  # same name, other pixels, same size
+    meta = _meta(gc.convert(raw, tmp_path / "out"))
+    merged = meta["info"]["merged_duplicates"]["files"][duplicate.name]
+    assert merged == {"kept": f"6/{duplicate.name}", "dropped": [f"1/{duplicate.name}"], "identical": False}
+    assert (tmp_path / "out" / "steel_plate" / "test" / "silk_spot" / duplicate.name).read_bytes() == (
+        raw / "6" / duplicate.name
+    ).read_bytes()
+    assert "differ in content" in " ".join(meta["info"]["report"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -474,9 +577,77 @@ def test_msd(tmp_path):
     test = _items(meta, "phone_screen")
     assert sorted((i["specie_name"], i["anomaly"]) for i in test) == [("good", 0), ("oil", 1), ("scratch", 1), ("stain", 1)]
     stain = next(i for i in test if i["specie_name"] == "stain")
-    assert read_mask(tmp_path / "out" / stain["mask_path"]).sum() == 4 * 7 + 1
+    assert read_mask(tmp_path / "out" / stain["mask_path"]).sum() == 4 * 7  # the 255 pixel is not defect
+    ignore = read_mask(tmp_path / "out" / stain["ignore_path"])
+    assert ignore.sum() == 1 and ignore[0, 0]
+    assert [i for i in test if i["specie_name"] != "stain" and "ignore_path" in i] == []
+    # The lone 255 pixel touches no defect label: a free-standing void region, reported by name.
+    assert meta["info"]["void"]["free_region_images"] == {"Sta_0001.png": 1}
+    assert meta["info"]["void"]["treated_as"] == "ignore"
     everything = _meta(msd.convert(raw, tmp_path / "all", split="all"))
     assert len(_items(everything, "phone_screen")) == 5
+    counted = _meta(msd.convert(raw, tmp_path / "as-defect", void="defect"))
+    stain = next(i for i in _items(counted, "phone_screen") if i["specie_name"] == "stain")
+    assert read_mask(tmp_path / "as-defect" / stain["mask_path"]).sum() == 4 * 7 + 1 and "ignore_path" not in stain
+
+
+def _labels(path):
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+def test_msd_voc_borders_become_ignore_masks(tmp_path, capsys):
+    raw = standins.msd(tmp_path / "dl", n_per_class=2, border=2)
+    standins.msd_good(raw, n=2)
+    out = prepare("msd", tmp_path / "out", raw=raw)
+    meta = Meta.load(out)
+    samples = meta.samples("phone_screen")
+    anomalous = [s for s in samples if s.anomaly]
+    assert len(anomalous) == 3 and len(samples) == 5  # test.txt: one per class; good.zip: 2
+    assert sorted(s.specie_name for s in anomalous) == ["oil", "scratch", "stain"]
+    for sample in anomalous:
+        labels = _labels(raw / "SegmentationClass" / (Path(sample.img_path).stem + ".png"))
+        image, mask = load_sample(out, sample)
+        np.testing.assert_array_equal(mask, (labels > 0) & (labels < 255))
+        np.testing.assert_array_equal(load_ignore(out, sample), labels == 255)
+        assert not (mask & load_ignore(out, sample)).any()
+    info = meta.info["void"]
+    assert info["images_with_void"] == 3 and info["free_region_images"] == {} and info["void_only_images"] == []
+    assert "In 3 of them 255 only borders the defect labels" in capsys.readouterr().out
+
+
+def test_msd_255_as_the_only_label_is_read_as_the_defect(tmp_path):
+    raw = standins.msd(tmp_path / "dl", n_per_class=1)
+    path = raw / "SegmentationClass" / "Sta_0001.png"
+    with Image.open(path) as image:
+        labels = np.asarray(image).copy()
+        palette = image.getpalette()
+    labels[(labels > 0) & (labels < 255)] = 255  # a 0/255 binary mask: 255 is all there is
+    relabelled = Image.fromarray(labels, mode="P")
+    relabelled.putpalette(palette)
+    relabelled.save(path)
+    meta = _meta(msd.convert(raw, tmp_path / "out"))
+    stain = next(i for i in _items(meta, "phone_screen") if i["img_path"].endswith("Sta_0001.jpg"))
+    assert stain["anomaly"] == 1 and stain["specie_name"] == "defect" and "ignore_path" not in stain
+    np.testing.assert_array_equal(read_mask(tmp_path / "out" / stain["mask_path"]), labels == 255)
+    assert meta["info"]["void"]["void_only_images"] == ["Sta_0001.png"]
+    assert "255 is the only label" in " ".join(meta["info"]["report"])
+
+
+def test_msd_rejects_masks_that_are_not_class_indices(tmp_path):
+    raw = standins.msd(tmp_path / "dl", n_per_class=1)
+    path = raw / "SegmentationClass" / "Oil_0001.png"
+    with Image.open(path) as image:
+        labels = np.asarray(image).copy()
+    labels[0, 0] = 7
+    Image.fromarray(labels, mode="L").save(path)
+    with pytest.raises(MetaFormatError) as err:
+        msd.convert(raw, tmp_path / "out")
+    assert "Oil_0001.png" in str(err.value) and "[7]" in str(err.value)
+    Image.fromarray(np.stack([labels] * 3, axis=-1)).save(path)
+    with pytest.raises(MetaFormatError) as err:
+        msd.convert(raw, tmp_path / "out")
+    assert "RGB image" in str(err.value)
 
 
 def test_msd_missing_split_list(tmp_path):
@@ -491,23 +662,40 @@ def test_msd_missing_split_list(tmp_path):
 # Road
 
 
-def test_road_crackforest_mat_files(tmp_path):
-    from scipy.io import savemat
+def test_road_crackforest_converts_the_labelled_images_and_names_the_others(tmp_path, capsys):
+    from scipy.io import loadmat
 
-    raw = tmp_path / "CrackForest-dataset"
-    (raw / "groundTruth").mkdir(parents=True)
-    for name, crack in (("001", True), ("002", False)):
-        _image(raw / "image" / f"{name}.jpg", 10, 14)
-        segmentation = np.ones((10, 14), np.uint8)
-        if crack:
-            segmentation[4:6, 2:12] = 2
-        truth = {"Segmentation": segmentation, "Boundaries": segmentation * 0}
-        savemat(raw / "groundTruth" / f"{name}.mat", {"groundTruth": truth})
-    (raw / "seg").mkdir()
+    raw = standins.crackforest(tmp_path / "dl", n_labelled=4, n_unlabelled=(2, 3))
     meta = _assert_idempotent(road.convert, raw, tmp_path / "out")
     test = _items(meta, "road")
-    assert [(i["img_path"], i["anomaly"]) for i in test] == [("road/test/crack/001.jpg", 1), ("road/test/good/002.jpg", 0)]
-    np.testing.assert_array_equal(read_mask(tmp_path / "out" / test[0]["mask_path"]), _box_mask(10, 14, (4, 6, 2, 12)))
+    assert [i["img_path"] for i in test] == [f"road/test/crack/{n:03d}.jpg" for n in range(1, 5)]
+    unlabelled = ["image/201.jpg", "image/202.jpg", "image/301.jpg", "image/302.jpg", "image/303.jpg"]
+    assert meta["info"]["unlabelled_images"] == {"count": 5, "files": unlabelled}
+    for item in test:
+        stem = item["img_path"].rsplit("/", 1)[1][:-4]
+        segmentation = loadmat(raw / "groundTruth" / f"{stem}.mat")["groundTruth"][0, 0]["Segmentation"]
+        np.testing.assert_array_equal(read_mask(tmp_path / "out" / item["mask_path"]), np.isin(segmentation, (2, 4)))
+    last = loadmat(raw / "groundTruth" / "004.mat")["groundTruth"][0, 0]["Segmentation"]
+    assert set(np.unique(last)) == {1, 2, 3, 4}  # the real files' extra segments are reproduced
+    assert not read_mask(tmp_path / "out" / test[3]["mask_path"])[last == 3].any()  # enclosed road stays road
+    assert meta["info"]["mask_labels"]["files_with_enclosed_road"] == 1
+    assert (tmp_path / "out" / "road/test/crack/001.jpg").read_bytes() == (raw / "image" / "001.jpg").read_bytes()
+    capsys.readouterr()
+    prepare("road", tmp_path / "out", raw=raw)  # a re-run still says what was left out
+    printed = capsys.readouterr().out
+    assert "5 of 9 images have no ground truth" in printed and "image/303.jpg" in printed
+
+
+def test_road_rejects_unknown_crackforest_labels(tmp_path):
+    from scipy.io import savemat
+
+    raw = standins.crackforest(tmp_path / "dl", n_labelled=2, n_unlabelled=(0, 0))
+    segmentation = np.ones((32, 48), np.uint8)
+    segmentation[3, 3] = 9
+    savemat(raw / "groundTruth" / "002.mat", {"groundTruth": {"Segmentation": segmentation}})
+    with pytest.raises(MetaFormatError) as err:
+        road.convert(raw, tmp_path / "out")
+    assert "002.mat" in str(err.value) and "[9]" in str(err.value)
 
 
 def test_road_image_and_mask_folders(tmp_path):
@@ -518,14 +706,19 @@ def test_road_image_and_mask_folders(tmp_path):
     (raw / "masks").mkdir(parents=True)
     labels.save(raw / "masks" / "a_mask.png")
     _image(raw / "images" / "b.png", 8, 8)
-    with pytest.raises(MissingMaskError) as err:
-        road.convert(raw, tmp_path / "out")
-    assert "b" in str(err.value)
+    without_b = _meta(road.convert(raw, tmp_path / "partial"))
+    assert [i["img_path"] for i in _items(without_b, "road")] == ["road/test/crack/a.png"]
+    assert without_b["info"]["unlabelled_images"] == {"count": 1, "files": ["images/b.png"]}
     _save(raw / "masks" / "b.png", np.zeros((8, 8)))
     meta = _assert_idempotent(road.convert, raw, tmp_path / "out")
     test = _items(meta, "road")
-    assert [i["anomaly"] for i in test] == [1, 0]
+    assert [i["anomaly"] for i in test] == [1, 0] and "unlabelled_images" not in meta["info"]
     np.testing.assert_array_equal(read_mask(tmp_path / "out" / test[0]["mask_path"]), _box_mask(8, 8, (1, 3, 1, 7)))
+    for mask in (raw / "masks").iterdir():
+        mask.rename(mask.with_name("x" + mask.name))  # no image has a mask: the wrong folder pair
+    with pytest.raises(MissingMaskError) as err:
+        road.convert(raw, tmp_path / "none")
+    assert "None of the 2 images" in str(err.value) and str(raw / "masks") in str(err.value)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -651,6 +844,37 @@ def test_cli_prints_a_clear_error_instead_of_a_traceback(tmp_path, capsys):
     assert status == 2
     assert captured.err.startswith("error:") and "Traceback" not in captured.err
     assert str(tmp_path / "missing") in captured.err
+
+
+def test_cli_prints_what_the_conversion_left_out(tmp_path, capsys):
+    raw = standins.crackforest(tmp_path / "dl", n_labelled=2, n_unlabelled=(1, 1))
+    assert main("road", ["--out", str(tmp_path / "out"), "--raw", str(raw)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("note: Road cracks") and "image/201.jpg, image/301.jpg" in lines[0]
+    assert lines[-1].startswith("Road cracks (assumed CrackForest) ready:")
+
+
+def test_an_output_of_an_older_converter_revision_is_not_taken_as_current(tmp_path):
+    raw = standins.msd(tmp_path / "dl", n_per_class=1)
+    out = msd.convert(raw, tmp_path / "out")
+    meta = _meta(out)
+    assert meta["info"]["revision"] == msd.REVISION
+    del meta["info"]["revision"]  # what the first MSD converter (255 counted as defect) wrote
+    (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(OutputExistsError) as err:
+        msd.convert(raw, out)
+    assert "overwrite" in str(err.value)
+    assert _meta(msd.convert(raw, out, overwrite=True))["info"]["revision"] == msd.REVISION
+    assert msd.convert(raw, out) == out  # findings in info do not make a finished output look different
+
+
+def test_findings_cannot_overwrite_the_identity_of_a_conversion(tmp_path):
+    from anoclip.data.converters.common import DatasetWriter
+
+    writer = DatasetWriter(tmp_path / "out", dataset="road", options={})
+    for key in ("options", "dataset", "report"):
+        with pytest.raises(ValueError):
+            writer.report(key, 1, "x")
 
 
 def test_cli_help_says_where_to_get_the_data(capsys):

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from anoclip.data import (
     DatasetRootError,
@@ -16,8 +16,11 @@ from anoclip.data import (
     UnknownCategoryError,
     build_meta,
     load_sample,
+    read_mask,
+    read_rgb,
     write_meta,
 )
+from anoclip.data.meta import load_ignore
 
 
 def _png(path, array, mode=None):
@@ -179,3 +182,118 @@ def test_load_sample_errors(tmp_path):
         load_sample(tmp_path, Sample("a/test/cut/0.png", "a/ground_truth/cut/0_mask.png", "a", "cut", 1))
     with pytest.raises(MissingMaskError):
         load_sample(tmp_path, Sample("a/test/cut/0.png", "", "a", "cut", 1))
+
+
+# ----------------------------------------------------------------------------------------------
+# EXIF orientation: image and mask always get the same transform
+
+
+def _exif_fixture(root, orientation, h=6, w=10):
+    """A non-square PNG with an EXIF Orientation tag, a marker patch painted red, and its mask."""
+    pixels = _rgb(h, w, 60)
+    marker = np.zeros((h, w), bool)
+    marker[1:3, 6:9] = True  # off-centre and asymmetric, so every flip and turn moves it
+    pixels[marker] = (255, 0, 0)
+    path = root / "a" / "test" / "cut" / "0.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, exif=exif)
+    _png(root / "a" / "ground_truth" / "cut" / "0_mask.png", marker * 255)
+    _png(root / "a" / "ground_truth" / "cut" / "0_ignore.png", np.roll(marker, 1, axis=0) * 255)
+    return Sample("a/test/cut/0.png", "a/ground_truth/cut/0_mask.png", "a", "cut", 1, "a/ground_truth/cut/0_ignore.png")
+
+
+def _red(image):
+    pixels = np.asarray(image)
+    return (pixels[..., 0] == 255) & (pixels[..., 1] == 0)
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_exif_mode_turns_image_mask_and_ignore_together(tmp_path, orientation):
+    sample = _exif_fixture(tmp_path, orientation)
+    with Image.open(tmp_path / sample.img_path) as raw:
+        expected = np.asarray(ImageOps.exif_transpose(raw).convert("RGB"))  # PIL's own reading of the tag
+    image, mask = load_sample(tmp_path, sample, orientation="exif")
+    np.testing.assert_array_equal(np.asarray(image), expected)
+    np.testing.assert_array_equal(mask, _red(image))  # still on the marker
+    ignore = load_ignore(tmp_path, sample, orientation="exif")
+    stored_mask = read_mask(tmp_path / sample.mask_path)
+    stored_ignore = read_mask(tmp_path / sample.ignore_path)
+    # The ignore mask is the mask shifted one row down in storage; after the turn it must sit in the
+    # same place relative to the turned mask as it does relative to the stored one.
+    turned = [np.asarray(ImageOps.exif_transpose(_tagged(m, orientation))) > 0 for m in (stored_mask, stored_ignore)]
+    np.testing.assert_array_equal(mask, turned[0])
+    np.testing.assert_array_equal(ignore, turned[1])
+    if orientation >= 5:
+        assert mask.shape == (10, 6)  # a quarter turn swaps height and width
+
+
+def _tagged(mask, orientation):
+    """A mask as an L image carrying ``orientation``, so PIL's exif_transpose can turn it independently."""
+    image = Image.fromarray(mask.astype(np.uint8) * 255, mode="L")
+    image.getexif()[0x0112] = orientation
+    return image
+
+
+def test_default_reads_stored_pixels_like_the_official_code(tmp_path):
+    sample = _exif_fixture(tmp_path, 6)
+    with Image.open(tmp_path / sample.img_path) as raw:
+        stored = np.asarray(raw.convert("RGB"))  # the official code: Image.open(path).convert("RGB")
+    image, mask = load_sample(tmp_path, sample)
+    np.testing.assert_array_equal(np.asarray(image), stored)
+    np.testing.assert_array_equal(mask, _red(image))
+    np.testing.assert_array_equal(load_ignore(tmp_path, sample), read_mask(tmp_path / sample.ignore_path))
+    np.testing.assert_array_equal(np.asarray(read_rgb(tmp_path / sample.img_path)), stored)
+    photo = read_rgb(tmp_path / sample.img_path, orientation="exif")  # a user's photo, no mask
+    assert photo.size == (6, 10)
+    with pytest.raises(ValueError) as err:
+        load_sample(tmp_path, sample, orientation="auto")
+    assert "'none'" in str(err.value) and "'exif'" in str(err.value)
+
+
+def test_untagged_and_upright_images_are_the_same_in_both_modes(tmp_path):
+    for orientation in (1, None):
+        root = tmp_path / str(orientation)
+        sample = _exif_fixture(root, orientation or 1)
+        if orientation is None:
+            Image.fromarray(_rgb(6, 10)).save(root / sample.img_path)  # no EXIF block at all
+        none_image, none_mask = load_sample(root, sample)
+        exif_image, exif_mask = load_sample(root, sample, orientation="exif")
+        np.testing.assert_array_equal(np.asarray(none_image), np.asarray(exif_image))
+        np.testing.assert_array_equal(none_mask, exif_mask)
+
+
+# ----------------------------------------------------------------------------------------------
+# Optional ignore masks
+
+
+def test_ignore_path_is_optional_in_meta_json_and_found_by_build_meta(tmp_path):
+    _mvtec_tree(tmp_path)
+    _png(tmp_path / "obj" / "ground_truth" / "crack" / "2_ignore.png", np.full((4, 4), 255))
+    meta = build_meta(tmp_path)
+    crack = {i["img_path"]: i for i in meta["test"]["obj"] if i["anomaly"]}
+    assert crack["obj/test/crack/2.png"]["ignore_path"] == "obj/ground_truth/crack/2_ignore.png"
+    assert "ignore_path" not in crack["obj/test/crack/1.png"]  # the five-key format where there is none
+    assert all(set(i) == {"img_path", "mask_path", "cls_name", "specie_name", "anomaly"} for i in meta["test"]["tex"])
+    write_meta(tmp_path, meta)
+    samples = {s.img_path: s for s in Meta.load(tmp_path).samples("obj")}
+    assert samples["obj/test/crack/1.png"].ignore_path == ""
+    assert load_ignore(tmp_path, samples["obj/test/crack/1.png"]) is None
+    ignore = load_ignore(tmp_path, samples["obj/test/crack/2.png"])
+    assert ignore.dtype == bool and ignore.shape == (4, 4) and ignore.all()
+    assert samples["obj/test/crack/2.png"].to_dict() == crack["obj/test/crack/2.png"]
+
+
+def test_ignore_errors_name_the_file(tmp_path):
+    _png(tmp_path / "a" / "test" / "cut" / "0.png", _rgb(6, 9))
+    _png(tmp_path / "a" / "ground_truth" / "cut" / "0_ignore.png", np.zeros((9, 6)))
+    sample = Sample("a/test/cut/0.png", "a/ground_truth/cut/0_mask.png", "a", "cut", 1, "a/ground_truth/cut/0_ignore.png")
+    with pytest.raises(MaskSizeError) as err:
+        load_ignore(tmp_path, sample)
+    assert "0_ignore.png" in str(err.value) and "6x9" in str(err.value)
+    item = _item("a/test/cut/0.png", "a/ground_truth/cut/0_mask.png", "a", "cut", 1)
+    (tmp_path / "meta.json").write_text(json.dumps({"test": {"a": [{**item, "ignore_path": 3}]}}), encoding="utf-8")
+    with pytest.raises(MetaFormatError) as err:
+        Meta.load(tmp_path)
+    assert "ignore_path=3" in str(err.value)

@@ -511,3 +511,120 @@ def test_image_metric_edge_cases(function):
         function(scores, [0, 1, 2])
     with pytest.raises(MetricInputError, match="equal length"):
         function(scores, [0, 1])
+
+
+# ------------------------------------------------------------------------------ ignored pixels
+#
+# The reference for ignore masks deletes the ignored pixels: the rank metrics run on the kept
+# pixels only, the AUPRO regions are those of mask & ~ignore and its normals the kept normal
+# pixels.  A second check needs no reference at all: ignoring whole edge columns must give
+# exactly the metrics of the maps with those columns cut off.
+
+
+def make_ignores(seed: int, shapes, fraction: float = 0.15):
+    """Random ignore masks that hit anomalous and normal pixels alike; one image ignores nothing."""
+    rng = np.random.default_rng(1000 + seed)
+    ignores = [rng.random(shape) < fraction for shape in shapes]
+    ignores[-1] = None
+    return ignores
+
+
+def kept_pixels(maps, masks, ignores):
+    """Flat scores and truth of the pixels that are not ignored."""
+    keep = [np.ones(m.shape, bool) if skip is None else ~skip for m, skip in zip(maps, ignores)]
+    scores = np.concatenate([np.asarray(m, dtype=np.float32)[k] for m, k in zip(maps, keep)])
+    truth = np.concatenate([np.asarray(t, dtype=bool)[k] for t, k in zip(masks, keep)])
+    return scores, truth
+
+
+def brute_aupro_deleting(maps, masks, ignores, fpr_limit=0.3):
+    """``brute_aupro`` with the ignored pixels deleted from the regions, the normals and the thresholds."""
+    keep = [np.ones(m.shape, bool) if skip is None else ~skip for m, skip in zip(maps, ignores)]
+    maps = [np.asarray(m, dtype=np.float64) for m in maps]
+    regions = regions_of([np.asarray(t, bool) & k for t, k in zip(masks, keep)])
+    normal = np.concatenate([m[~np.asarray(t, bool) & k] for m, t, k in zip(maps, masks, keep)])
+    kept = np.concatenate([m[k] for m, k in zip(maps, keep)])
+    xs, ys = [0.0], [0.0]
+    for t in thresholds_descending(kept):
+        overlaps = [np.mean(maps[i][coords[:, 0], coords[:, 1]] >= t) for i, coords in regions]
+        xs.append(np.sum(normal >= t) / normal.size)
+        ys.append(float(np.mean(overlaps)))
+    return clipped_area(xs, ys, fpr_limit) / fpr_limit
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("shapes", SHAPES.values(), ids=SHAPES.keys())
+def test_ignored_pixels_are_deleted_from_the_rank_metrics(seed, shapes):
+    maps, masks = make_category(seed, shapes)
+    ignores = make_ignores(seed, shapes)
+    scores, truth = kept_pixels(maps, masks, ignores)
+    assert pixel_auroc(maps, masks, ignore=ignores) == pytest.approx(roc_auc_score(truth, scores), abs=1e-12)
+    assert pixel_auroc(maps, masks, ignore=ignores) == pytest.approx(brute_roc_auc(scores, truth), abs=1e-12)
+    assert pixel_ap(maps, masks, ignore=ignores) == pytest.approx(average_precision_score(truth, scores), abs=1e-12)
+    assert pixel_f1_max(maps, masks, ignore=ignores) == pytest.approx(brute_f1_max(scores, truth), abs=1e-12)
+    assert pixel_auroc(maps, masks, ignore=ignores) != pytest.approx(pixel_auroc(maps, masks), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("shapes", SHAPES.values(), ids=SHAPES.keys())
+def test_aupro_with_ignore_matches_brute_force_on_the_kept_regions(seed, shapes):
+    maps, masks = make_category(seed, shapes)
+    ignores = make_ignores(seed, shapes)
+    for limit in (0.3, 1.0):
+        assert aupro(maps, masks, limit, ignore=ignores) == pytest.approx(
+            brute_aupro_deleting(maps, masks, ignores, limit), abs=1e-10
+        )
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ignoring_edge_columns_equals_cutting_them_off(seed):
+    maps, masks = make_continuous_category(seed, [(8, 9), (6, 11), (10, 7)])
+    ignores = []
+    for index, (anomaly_map, mask) in enumerate(zip(maps, masks)):
+        anomaly_map[:, -2:] = 10.0 if index else -5.0  # extremes: they would move the cflow min/max
+        mask[:, -2:] = index % 2 == 0  # anomalous columns that would join regions, normal ones elsewhere
+        skip = np.zeros(mask.shape, bool)
+        skip[:, -2:] = True
+        ignores.append(skip)
+    cut_maps, cut_masks = [m[:, :-2] for m in maps], [k[:, :-2] for k in masks]
+    with_ignore = PixelScores()
+    for anomaly_map, mask, skip in zip(maps, masks, ignores):
+        with_ignore.add(anomaly_map, mask, ignore=skip.astype(np.uint8))
+    cut = PixelScores()
+    for anomaly_map, mask in zip(cut_maps, cut_masks):
+        cut.add(anomaly_map, mask)
+    assert with_ignore.all(steps=50) == cut.all(steps=50)
+    assert (with_ignore.n_normal, with_ignore.n_anomalous, with_ignore.n_regions) == (
+        cut.n_normal, cut.n_anomalous, cut.n_regions
+    )
+    assert aupro_cflow(maps, masks, steps=50, ignore=ignores) == cut.aupro_cflow(steps=50)
+    assert abs(pixel_auroc(maps, masks) - cut.pixel_auroc()) > 0.01  # the cut-off columns do matter
+
+
+def test_an_ignored_line_splits_a_region_in_two():
+    mask = np.zeros((5, 7), bool)
+    mask[1:4, 1:6] = True
+    skip = np.zeros_like(mask)
+    skip[:, 3] = True
+    scores = PixelScores()
+    scores.add(mask.astype(np.float32), mask, ignore=skip)
+    assert (scores.n_regions, scores.n_anomalous, scores.n_normal) == (2, 12, 35 - 15 - 5 + 3)
+
+
+def test_ignoring_every_anomalous_pixel_leaves_the_metrics_undefined():
+    maps, masks = make_category(3, SHAPES["stack-9x11"])
+    ignores = [np.asarray(mask, bool) for mask in masks]
+    with pytest.warns(UndefinedMetricWarning, match="none of the 6 masks has an anomalous pixel"):
+        assert math.isnan(pixel_auroc(maps, masks, ignore=ignores))
+
+
+def test_bad_ignore_masks_raise_naming_the_image():
+    accumulated = PixelScores()
+    accumulated.add(np.eye(3), np.eye(3, dtype=bool), ignore=np.zeros((3, 3), bool))
+    with pytest.raises(MetricInputError, match=r"Image 1: ignore mask shape \(3, 4\)"):
+        accumulated.add(np.eye(3), np.eye(3, dtype=bool), ignore=np.zeros((3, 4), bool))
+    with pytest.raises(MetricInputError, match="Image 1: the ignore mask has values other than 0/1"):
+        accumulated.add(np.eye(3), np.eye(3, dtype=bool), ignore=np.full((3, 3), 255))
+    assert (accumulated.n_images, accumulated.n_normal, accumulated.n_anomalous) == (1, 6, 3)
+    with pytest.raises(MetricInputError, match="Image 1 has no ignore entry"):
+        pixel_auroc([np.eye(2)] * 2, [np.eye(2, dtype=bool)] * 2, ignore=[None])

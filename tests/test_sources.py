@@ -242,8 +242,14 @@ def test_prepare_downloads_a_dataset_through_its_row(server, tmp_path, monkeypat
     table = SourceTable([_row(server, "/btad.zip", id="btad", file="btad.zip", sha256=PAYLOAD_SHA)])
     monkeypatch.setattr(sources, "default_table", lambda: table)
     given = []
-    monkeypatch.setitem(DATASETS, "btech", dataclasses.replace(
-        DATASETS["btech"], converter=lambda raw, out, **options: given.append(raw) or out))
+
+    def converter(raw, out, **options):  # records what it was given; leaves an empty prepared dataset
+        given.append(raw)
+        out.mkdir(parents=True)
+        (out / "meta.json").write_text('{"test": {}}')
+        return out
+
+    monkeypatch.setitem(DATASETS, "btech", dataclasses.replace(DATASETS["btech"], converter=converter))
     assert DATASETS["btech"].download_url == server.base + "/btad.zip"
     prepare("btech", tmp_path / "data" / "btech", download=True)
     assert given == [tmp_path / "data" / "downloads" / "btad.zip"] and given[0].read_bytes() == PAYLOAD

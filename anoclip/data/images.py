@@ -4,30 +4,52 @@ Benchmark folders and user photos arrive in every PIL mode: 8-bit RGB, grayscale
 RGBA screenshots, 16-bit industrial camera PNGs, BMPs.  CLIP wants 8-bit RGB, and the metrics
 want a boolean mask, so everything funnels through the two readers here.  A file that cannot be
 decoded raises :class:`ImageReadError` naming the file, never a bare PIL traceback.
+
+Orientation: the pixels are used as stored (``orientation="none"``), which is what the official
+code does (``Image.open(path).convert("RGB")``) and the only choice that keeps an image aligned
+with a mask file, since mask files carry no EXIF tag of their own.  ``orientation="exif"``
+applies the image's EXIF Orientation tag; it is meant for phone photos shown to a person, and
+whoever uses it on a dataset must apply the same :func:`exif_transpose_of` to the mask
+(:func:`anoclip.data.load_sample` does).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 PathLike = Union[str, os.PathLike]
+
+ORIENTATIONS = ("none", "exif")
+EXIF_ORIENTATION_TAG = 0x0112
+# EXIF Orientation value -> the PIL transpose that shows the image upright (1 = already upright).
+_EXIF_TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class ImageReadError(OSError):
     """An image or mask file that exists but cannot be decoded (or does not exist)."""
 
 
-def _open(path: PathLike) -> Image.Image:
+def _open(path: PathLike, load: bool = True) -> Image.Image:
+    """Open an image file (decoding its pixels unless ``load=False``) or raise :class:`ImageReadError`."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"Image file not found: {path}. Check the path (and the dataset root).")
     try:
         image = Image.open(path)
-        image.load()
+        if load:
+            image.load()
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise ImageReadError(
             f"Cannot decode image {path}: {err}. The file is corrupt or not an image; "
@@ -78,14 +100,61 @@ def to_rgb(image: Union[Image.Image, np.ndarray]) -> Image.Image:
     return image.convert("RGB")
 
 
-def read_rgb(path: PathLike) -> Image.Image:
-    """Read any image file as 8-bit RGB, honouring EXIF orientation (phone photos)."""
-    image = _open(path)
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:  # a malformed EXIF block is not a reason to lose the image
-        pass
-    return to_rgb(image)
+def check_orientation(orientation: str) -> str:
+    """Return ``orientation`` if it is one of :data:`ORIENTATIONS`, else raise a ``ValueError``."""
+    if orientation not in ORIENTATIONS:
+        raise ValueError(
+            f"orientation={orientation!r} is not one of {list(ORIENTATIONS)}: 'none' uses the pixels as "
+            "stored (the official code's behaviour), 'exif' applies the image's EXIF Orientation tag."
+        )
+    return orientation
+
+
+def exif_transpose_of(path: PathLike) -> Optional[Image.Transpose]:
+    """The transpose the EXIF Orientation tag of ``path`` asks for; ``None`` when upright or untagged.
+
+    Reads the header only.  A malformed EXIF block counts as "no tag": it is not a reason to
+    lose an otherwise readable image.
+    """
+    with _open(path, load=False) as image:
+        try:
+            tag = image.getexif().get(EXIF_ORIENTATION_TAG)
+        except Exception:  # PIL raises many types for broken EXIF data; none of them matters here
+            return None
+    return _EXIF_TRANSPOSES.get(tag)
+
+
+def image_size(path: PathLike) -> Tuple[int, int]:
+    """``(W, H)`` of an image file as stored (no orientation applied), read from its header."""
+    with _open(path, load=False) as image:
+        return image.size
+
+
+def transpose_image(image: Image.Image, method: Optional[Image.Transpose]) -> Image.Image:
+    """``image`` with ``method`` applied (unchanged for ``None``)."""
+    return image if method is None else image.transpose(method)
+
+
+def transpose_mask(mask: np.ndarray, method: Optional[Image.Transpose]) -> np.ndarray:
+    """A boolean ``(H, W)`` mask with ``method`` applied, by the same PIL operation as the image."""
+    if method is None:
+        return mask
+    as_image = Image.fromarray(np.asarray(mask, dtype=bool).astype(np.uint8) * 255, mode="L")
+    return np.asarray(as_image.transpose(method)) > 0
+
+
+def read_rgb(path: PathLike, orientation: str = "none") -> Image.Image:
+    """Read any image file as 8-bit RGB; ``orientation="exif"`` applies its EXIF Orientation tag.
+
+    The default uses the stored pixels, like the official code; pass ``"exif"`` for a phone
+    photo that has no mask (a dataset image needs the same transform on its mask, see
+    :func:`anoclip.data.load_sample`).
+    """
+    check_orientation(orientation)
+    image = to_rgb(_open(path))
+    if orientation == "exif":
+        image = transpose_image(image, exif_transpose_of(path))
+    return image
 
 
 def read_mask(path: PathLike) -> np.ndarray:

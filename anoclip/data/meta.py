@@ -15,6 +15,12 @@ written here can be read by those repositories too::
 
 with paths relative to the root, written with forward slashes.  The category order of the file
 is the order results are reported in, so :class:`Meta` keeps it.
+
+Ignore regions: a data set whose annotation marks some pixels as "do not evaluate" (MSD's
+PASCAL VOC value 255) gets a second 0/255 L PNG next to the mask,
+``ground_truth/<defect>/<stem>_ignore.png``, and its item an extra key ``"ignore_path"``.  The
+key is optional and written only when there is such a file, so readers that know the five keys
+above (AnoVL, APRIL-GAN, AnomalyCLIP) read the file unchanged; :func:`load_ignore` reads it.
 """
 from __future__ import annotations
 
@@ -35,7 +41,15 @@ from .errors import (
     UnknownCategoryError,
 )
 from ..fileio import write_text_atomic
-from .images import read_mask, read_rgb
+from .images import (
+    check_orientation,
+    exif_transpose_of,
+    image_size,
+    read_mask,
+    read_rgb,
+    transpose_image,
+    transpose_mask,
+)
 
 PathLike = Union[str, os.PathLike]
 
@@ -43,23 +57,36 @@ META_FILE = "meta.json"
 SPLITS = ("train", "test")
 NORMAL_SPECIE = "good"
 MASK_SUFFIX = "_mask.png"
+IGNORE_SUFFIX = "_ignore.png"
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 ITEM_KEYS = ("img_path", "mask_path", "cls_name", "specie_name", "anomaly")
+IGNORE_KEY = "ignore_path"
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One image of a dataset, as recorded in ``meta.json`` (paths relative to the root)."""
+    """One image of a dataset, as recorded in ``meta.json`` (paths relative to the root).
+
+    ``ignore_path`` names the optional ignore mask (pixels excluded from the metrics); ``''``
+    when the data set marks none, which is the case for every item written by other tools.
+    """
 
     img_path: str
     mask_path: str
     cls_name: str
     specie_name: str
     anomaly: int
+    ignore_path: str = ""
 
     def to_dict(self) -> Dict[str, Any]:
-        """The ``meta.json`` item of this sample, keys in the file's conventional order."""
-        return {key: getattr(self, key) for key in ITEM_KEYS}
+        """The ``meta.json`` item of this sample, keys in the file's conventional order.
+
+        ``ignore_path`` is written only when set, so the item stays in the five-key format.
+        """
+        item = {key: getattr(self, key) for key in ITEM_KEYS}
+        if self.ignore_path:
+            item[IGNORE_KEY] = self.ignore_path
+        return item
 
 
 def _how_to_make(root: Path) -> str:
@@ -82,12 +109,19 @@ def _parse_item(item: Any, where: str, meta_file: Path) -> Sample:
     anomaly = item["anomaly"]
     if anomaly not in (0, 1) or isinstance(anomaly, bool):
         raise MetaFormatError(f"{meta_file}: {where} has anomaly={anomaly!r}; it must be 0 or 1.")
+    ignore = item.get(IGNORE_KEY, "")
+    if not isinstance(ignore, str):
+        raise MetaFormatError(
+            f"{meta_file}: {where} has {IGNORE_KEY}={ignore!r}; it must be a path relative to the root "
+            "(or be left out when the image has no ignore region)."
+        )
     return Sample(
         img_path=str(item["img_path"]),
         mask_path=str(item["mask_path"]),
         cls_name=str(item["cls_name"]),
         specie_name=str(item["specie_name"]),
         anomaly=int(anomaly),
+        ignore_path=ignore,
     )
 
 
@@ -198,7 +232,8 @@ def build_meta(root: PathLike, categories: Optional[Sequence[str]] = None) -> Di
     Defect folders and images are sorted by name, and each anomalous image is paired with
     ``ground_truth/<defect>/<stem>_mask.png`` **by name**: the original AnoVL script paired
     them by sorted index, which silently mismatches when a mask is missing or names sort
-    differently (``10_mask.png`` sorts before ``1_mask.png``).
+    differently (``10_mask.png`` sorts before ``1_mask.png``).  An ignore mask
+    ``ground_truth/<defect>/<stem>_ignore.png`` next to it is recorded as ``ignore_path``.
     """
     root = Path(root)
     if not root.is_dir():
@@ -220,16 +255,19 @@ def build_meta(root: PathLike, categories: Optional[Sequence[str]] = None) -> Di
             split_dir = category_dir / split
             for specie_dir in _sorted_dirs(split_dir) if split_dir.is_dir() else []:
                 anomalous = specie_dir.name != NORMAL_SPECIE
+                truth_dir = category_dir / "ground_truth" / specie_dir.name
                 for image in sorted(p for p in specie_dir.iterdir() if _is_image(p)):
-                    mask_rel = ""
+                    mask_rel = ignore_rel = ""
                     if anomalous:
-                        mask = category_dir / "ground_truth" / specie_dir.name / (image.stem + MASK_SUFFIX)
+                        mask = truth_dir / (image.stem + MASK_SUFFIX)
                         if not mask.is_file():
                             raise MissingMaskError(
                                 f"Anomalous image {image} has no mask: expected {mask} "
                                 f"(masks are paired by name, <image stem>{MASK_SUFFIX})."
                             )
                         mask_rel = mask.relative_to(root).as_posix()
+                        ignore = truth_dir / (image.stem + IGNORE_SUFFIX)
+                        ignore_rel = ignore.relative_to(root).as_posix() if ignore.is_file() else ""
                     items.append(
                         Sample(
                             img_path=image.relative_to(root).as_posix(),
@@ -237,32 +275,67 @@ def build_meta(root: PathLike, categories: Optional[Sequence[str]] = None) -> Di
                             cls_name=category,
                             specie_name=specie_dir.name,
                             anomaly=int(anomalous),
+                            ignore_path=ignore_rel,
                         ).to_dict()
                     )
             meta[split][category] = items
     return meta
 
 
-def load_sample(root: PathLike, sample: Sample) -> Tuple[Image.Image, np.ndarray]:
+def load_sample(root: PathLike, sample: Sample, orientation: str = "none") -> Tuple[Image.Image, np.ndarray]:
     """Read one sample: the 8-bit RGB image and its boolean ``(H, W)`` ground-truth mask.
 
     Normal samples get an all-False mask of the image's ``(H, W)`` (PIL's ``size`` is
     ``(W, H)``; the original MVTec loader built ``(W, H)``, harmless only for square images).
+
+    ``orientation="none"`` (default, as the official code) uses the stored pixels;
+    ``orientation="exif"`` applies the image's EXIF Orientation transform to the image **and**
+    the mask, so the two stay aligned either way.  The mask must match the stored image size.
     """
     root = Path(root)
+    check_orientation(orientation)
     image = read_rgb(root / sample.img_path)
     shape = (image.height, image.width)
     if sample.mask_path:
-        mask = read_mask(root / sample.mask_path)
-        if mask.shape != shape:
-            raise MaskSizeError(
-                f"Mask {root / sample.mask_path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but image "
-                f"{root / sample.img_path} is {shape[1]}x{shape[0]}; re-run the dataset's prepare script."
-            )
-        return image, mask
-    if sample.anomaly:
+        mask = _read_aligned(root, sample.mask_path, sample, shape, "Mask")
+    elif sample.anomaly:
         raise MissingMaskError(
             f"Sample {sample.img_path} is marked anomalous but has no mask_path in "
             f"{root / META_FILE}; rebuild the file with anoclip.data.build_meta(root)."
         )
-    return image, np.zeros(shape, dtype=bool)
+    else:
+        mask = np.zeros(shape, dtype=bool)
+    if orientation == "exif":
+        method = exif_transpose_of(root / sample.img_path)
+        image, mask = transpose_image(image, method), transpose_mask(mask, method)
+    return image, mask
+
+
+def load_ignore(root: PathLike, sample: Sample, orientation: str = "none") -> Optional[np.ndarray]:
+    """The boolean ``(H, W)`` ignore mask of a sample (True = leave out of the metrics), or ``None``.
+
+    ``None`` when the sample has no ``ignore_path`` (all data sets but MSD).  ``orientation``
+    must be the one given to :func:`load_sample` for the same sample, so that image, mask and
+    ignore mask get the same transform.  Pass the result as ``ignore=`` to
+    :meth:`anoclip.metrics.PixelScores.add`.
+    """
+    root = Path(root)
+    check_orientation(orientation)
+    if not sample.ignore_path:
+        return None
+    width, height = image_size(root / sample.img_path)
+    ignore = _read_aligned(root, sample.ignore_path, sample, (height, width), "Ignore mask")
+    if orientation == "exif":
+        ignore = transpose_mask(ignore, exif_transpose_of(root / sample.img_path))
+    return ignore
+
+
+def _read_aligned(root: Path, relative: str, sample: Sample, shape: Tuple[int, int], what: str) -> np.ndarray:
+    """Read a mask file of ``sample`` and check it has the stored image's ``(H, W)``."""
+    mask = read_mask(root / relative)
+    if mask.shape != shape:
+        raise MaskSizeError(
+            f"{what} {root / relative} is {mask.shape[1]}x{mask.shape[0]} (WxH) but image "
+            f"{root / sample.img_path} is {shape[1]}x{shape[0]}; re-run the dataset's prepare script."
+        )
+    return mask

@@ -211,7 +211,8 @@ DATASETS: Dict[str, DatasetInfo] = {
             how_to_get="--download (the repository ZIP at a pinned commit), or `git clone "
             "https://github.com/2Obe/BSData` and --raw.",
             categories=("ball_screw",),
-            notes="No official anomaly split; the built split is seeded (see README).",
+            notes="No anomaly split. The authors' image_data.json splits the annotated images; its test "
+            "images are the anomalies when the file is there; unannotated images are drawn with the seed (see README).",
         ),
         DatasetInfo(
             name="gc",
@@ -229,7 +230,8 @@ DATASETS: Dict[str, DatasetInfo] = {
             ),
             how_to_get="Manual: Kaggle alex000kim/gc10det (login needed) or the authors' links, then --raw.",
             categories=("steel_plate",),
-            notes="Bounding boxes filled as masks. That VCP-CLIP's 'GC' is GC10-DET is an assumption.",
+            notes="Bounding boxes filled as masks; a file name found in two class folders is one sample (merges "
+            "are reported). That VCP-CLIP's 'GC' is GC10-DET is an assumption.",
         ),
         DatasetInfo(
             name="msd",
@@ -247,16 +249,17 @@ DATASETS: Dict[str, DatasetInfo] = {
             how_to_get="Manual: MSD.zip and good.zip from the OneDrive/Baidu links in the README, then --raw "
             "(unpack good.zip into <raw>/good or pass --good).",
             categories=("phone_screen",),
-            notes="Landscape 16:9 images are squashed by the square resize.",
+            notes="Landscape 16:9 images are squashed by the square resize. Value 255 (VOC void) becomes an "
+            "ignore mask, left out of the metrics.",
         ),
         DatasetInfo(
             name="road",
             title="Road cracks (assumed CrackForest)",
-            description="Road surface crack segmentation; CrackForest has 118 images 480x320 with pixel "
-            "labels in MATLAB files.",
+            description="Road surface crack segmentation; CrackForest has 155 images 480x320, 118 of them "
+            "with pixel labels in MATLAB files (the other 37 are left out and listed).",
             homepage="https://github.com/cuilimeng/CrackForest-dataset",
             source="crackforest",
-            licence="Research use (see the source repository)",
+            licence="Non-commercial research use (repository README)",
             labels="pixel masks",
             converter=road.convert,
             defaults=DatasetDefaults(

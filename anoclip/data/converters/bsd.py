@@ -2,34 +2,42 @@
 
 Raw layout (https://github.com/2Obe/BSData, clone or ZIP; DOI 10.5445/IR/1000129520)::
 
-    <raw>/data/<name>.jpg       (1104 images)
+    <raw>/data/<name>.jpg       (1104 images; plus a stray copy of one in data/BSD/test/, ignored)
     <raw>/label/<name>.json     (394 LabelMe files with "Pitting" polygons)
+    <raw>/image_data.json       ({"images": [{"filename", "train_test_split", "type", "wear_dev",
+                                  "annotations"}, ...]}, one entry per image)
 
 An image is anomalous when a LabelMe file with at least one shape exists for it; the polygons
-(rectangles, circles) are filled into a pixel mask.  The data set has no official anomaly
-split, so the one built here follows the Bayes-PFL recipe: ``test`` = every annotated image
-plus as many unannotated ones drawn with ``seed`` (``normals="balanced"``), and the remaining
-unannotated images go to ``train/good``; ``normals="all"`` puts every unannotated image in
-``test``.  Caveat: "unannotated" means nobody drew pitting on it, not that it was verified
-defect-free.
+(rectangles, circles) are filled into a pixel mask.  BSData has no anomaly-detection split.
+``image_data.json`` carries the authors' train/test split of the 394 *annotated* images (324
+train, 70 test; ``train_test_split`` is null for the 710 others).  With ``split="auto"``
+(default) the converter uses it when the file is there: ``test`` = the 70 annotated test images,
+the 324 annotated training images are not used (zero-shot methods never see anomalies);
+without the file it falls back to ``split="all"``: every annotated image in ``test``.  In both
+cases the unannotated images are split by a draw seeded with ``seed`` (the authors' file gives
+them no split): as many as there are test anomalies go to ``test/good``
+(``normals="balanced"``, the Bayes-PFL recipe), the rest to ``train/good``; ``normals="all"``
+puts them all in ``test``.  The split used is reported (``info["split"]``).  Caveat:
+"unannotated" means nobody drew pitting on it, not that it was verified defect-free.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from ..errors import MetaFormatError
+from ..errors import MetaFormatError, MissingSplitFileError
 from .common import (
     DatasetWriter,
     PathLike,
     image_size,
     list_images,
     locate_root,
+    plural,
     run_conversion,
     split_normals,
     write_samples,
@@ -37,6 +45,9 @@ from .common import (
 
 CATEGORY = "ball_screw"
 EXPECTED = "data/ with the JPEG images and label/ with the LabelMe .json files"
+SPLIT_FILE = "image_data.json"
+SPLIT_MODES = ("auto", "authors", "all")
+REVISION = 2  # 1 ignored image_data.json
 
 
 def _is_root(folder: Path) -> bool:
@@ -74,19 +85,94 @@ def _specie(label_file: Path) -> str:
     return labels[0] if len(labels) == 1 else "anomaly"
 
 
-def _fill(root: Path, writer: DatasetWriter, normals_mode: str, seed: int) -> List[str]:
+def read_image_data(path: Path) -> Dict[str, Dict[str, Any]]:
+    """The entries of BSData's ``image_data.json`` keyed by lower-cased image file name, checked."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))["images"]
+        by_name = {str(entry["filename"]).lower(): entry for entry in entries}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise MetaFormatError(
+            f"{path} is not BSData's image_data.json (expected {{\"images\": [{{\"filename\", "
+            f"\"train_test_split\", \"annotations\", ...}}]}}): {err!r}. Restore it from "
+            "https://github.com/2Obe/BSData, or pass split='all' to ignore it."
+        ) from err
+    for name, entry in by_name.items():
+        if entry.get("train_test_split") not in ("train", "test", None):
+            raise MetaFormatError(
+                f"{path}: {name} has train_test_split={entry.get('train_test_split')!r}; expected "
+                "'train', 'test' or null."
+            )
+    return by_name
+
+
+def _authors_split(
+    root: Path, images: List[Path], annotated: List[Tuple[Path, Path]]
+) -> Tuple[List[Tuple[Path, Path]], int]:
+    """(annotated images the authors put in test, number of annotated images left unused)."""
+    path = root / SPLIT_FILE
+    entries = read_image_data(path)
+    annotated_names = {image.name.lower() for image, _ in annotated}
+    for image in images:
+        entry = entries.get(image.name.lower())
+        if entry is None:
+            raise MetaFormatError(
+                f"{path} has no entry for {image}; the file and data/ do not belong to the same "
+                "BSData release. Pass split='all' to ignore the file."
+            )
+        if bool(entry.get("annotations")) != (image.name.lower() in annotated_names):
+            raise MetaFormatError(
+                f"{path} says {image.name} has annotations={entry.get('annotations')!r}, but label/ "
+                f"{'lacks a LabelMe file with shapes' if entry.get('annotations') else 'has one'} for it. "
+                "The file and label/ disagree; pass split='all' to ignore the file."
+            )
+    test = [(image, label) for image, label in annotated if entries[image.name.lower()]["train_test_split"] == "test"]
+    return test, len(annotated) - len(test)
+
+
+def _fill(root: Path, writer: DatasetWriter, normals_mode: str, seed: int, split: str) -> List[str]:
+    has_file = (root / SPLIT_FILE).is_file()
+    if split == "authors" and not has_file:
+        raise MissingSplitFileError(
+            f"BSData split file {root / SPLIT_FILE} not found. It is in the repository "
+            "(https://github.com/2Obe/BSData); clone it again, or pass split='all'."
+        )
     labels = {p.stem.lower(): p for p in (root / "label").glob("*.json")}
+    images = list_images(root / "data")
     normals, annotated = [], []
-    for image in tqdm(list_images(root / "data"), desc="bsd", unit="img", leave=False):
+    for image in tqdm(images, desc="bsd", unit="img", leave=False):
         label = labels.get(image.stem.lower())
         if label is not None and labelme_mask(label, image_size(image)).any():
             annotated.append((image, label))
         else:
             normals.append(image)
-    chosen, rest = split_normals(normals, len(annotated), normals_mode, seed)
+    use_file = split == "authors" or (split == "auto" and has_file)
+    test_anomalies, unused = _authors_split(root, images, annotated) if use_file else (annotated, 0)
+    chosen, rest = split_normals(normals, len(test_anomalies), normals_mode, seed)
     write_samples(writer, CATEGORY, "train", normals=rest)
-    anomalies = ((image, _specie(label), labelme_mask(label, image_size(image))) for image, label in annotated)
+    anomalies = ((image, _specie(label), labelme_mask(label, image_size(image))) for image, label in test_anomalies)
     write_samples(writer, CATEGORY, "test", normals=chosen, anomalies=anomalies)
+    source = f"{SPLIT_FILE} (the authors' train_test_split)" if use_file else "every annotated image"
+    draw = f"drawn with seed {seed}" if normals_mode == "balanced" else "all of them (normals='all')"
+    message = (
+        f"split: test anomalies = {source}: {plural(len(test_anomalies), 'image')}"
+        + (f"; the {unused} annotated images outside the authors' test split are not used" if use_file else "")
+        + f". Unannotated images ({len(normals)}) have no split there: {len(chosen)} {draw} "
+        f"went to test/good, {len(rest)} to train/good."
+    )
+    if split == "auto" and not has_file:
+        message += f" ({SPLIT_FILE} was not found, so the authors' split could not be used.)"
+    writer.report(
+        "split",
+        {
+            "anomalies": SPLIT_FILE if use_file else "all annotated",
+            "normals": f"seeded draw (seed {seed})" if normals_mode == "balanced" else "all",
+            "test_anomalous": len(test_anomalies),
+            "test_normal": len(chosen),
+            "train_normal": len(rest),
+            "annotated_unused": unused,
+        },
+        message,
+    )
     return [CATEGORY]
 
 
@@ -96,18 +182,26 @@ def convert(
     *,
     normals: str = "balanced",
     seed: int = 0,
+    split: str = "auto",
     overwrite: bool = False,
     cache: Optional[PathLike] = None,
 ) -> Path:
-    """Convert a BSData checkout or archive into ``out``; return ``out``."""
+    """Convert a BSData checkout or archive into ``out``; return ``out``.
+
+    ``split``: ``"auto"`` (the authors' split from ``image_data.json`` when present, else
+    ``"all"``), ``"authors"`` (require the file) or ``"all"`` (every annotated image in test).
+    """
     split_normals([], 0, normals, seed)
+    if split not in SPLIT_MODES:
+        raise ValueError(f"split={split!r} is not one of {list(SPLIT_MODES)}.")
     return run_conversion(
         raw,
         out,
         dataset="bsd",
-        options={"normals": normals, "seed": seed},
+        options={"normals": normals, "seed": seed, "split": split},
         find_root=lambda folder: locate_root(folder, _is_root, EXPECTED, "BSData"),
-        fill=lambda root, writer: _fill(root, writer, normals, seed),
+        fill=lambda root, writer: _fill(root, writer, normals, seed, split),
         overwrite=overwrite,
         cache=cache,
+        revision=REVISION,
     )

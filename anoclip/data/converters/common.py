@@ -10,6 +10,9 @@ A converter turns one benchmark's raw download into the common MVTec-like layout
 * :class:`DatasetWriter` builds the output in a hidden staging folder, writes ``meta.json``
   last and renames the folder into place, so a half-finished conversion never looks finished,
   and a re-run with the same options returns the finished folder without redoing the work;
+  what a converter had to drop, merge or decide is recorded with :meth:`DatasetWriter.report`
+  into ``meta.json``'s ``info`` (machine-readable) and its ``info["report"]`` lines, which
+  :func:`anoclip.data.prepare` prints, so the user learns it on every run;
 * :func:`pick_normals` draws the seeded normal subset used for balanced test sets.
 
 Images are copied unchanged whenever PIL can read them (PNG, JPEG, BMP, TIFF): re-encoding
@@ -37,10 +40,13 @@ from ..errors import (
     NotEnoughDiskSpace,
     OutputExistsError,
 )
-from ..images import read_mask, read_rgb
-from ..meta import IMAGE_EXTENSIONS, MASK_SUFFIX, META_FILE, NORMAL_SPECIE, build_meta, write_meta
+from ..images import image_size, read_mask, read_rgb
+from ..meta import IGNORE_SUFFIX, IMAGE_EXTENSIONS, MASK_SUFFIX, META_FILE, NORMAL_SPECIE, build_meta, write_meta
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+IDENTITY_KEYS = ("dataset", "converter", "options", "revision")
+REPORT_KEY = "report"
 
 
 def list_images(folder: Path) -> List[Path]:
@@ -163,12 +169,6 @@ def mask_to_image(mask: np.ndarray) -> Image.Image:
     return Image.fromarray(np.where(np.asarray(mask) > 0, 255, 0).astype(np.uint8), mode="L")
 
 
-def image_size(path: Path) -> Tuple[int, int]:
-    """``(W, H)`` of an image file, read from its header only."""
-    with Image.open(path) as image:
-        return image.size
-
-
 def _raise_if_disk_full(err: OSError, where: Path) -> None:
     if err.errno == errno.ENOSPC:
         raise NotEnoughDiskSpace(
@@ -184,9 +184,11 @@ class DatasetWriter:
     the dataset and the conversion options) and renames the staging folder to ``out``.  On an
     exception the staging folder is removed and ``out`` is left as it was.
 
-    ``out`` existing with a ``meta.json`` whose ``info`` matches means the conversion already
-    ran: :meth:`done` is True and the converter returns at once.  With different options it
-    raises :class:`OutputExistsError` unless ``overwrite=True``.
+    ``out`` existing with a ``meta.json`` whose identity (dataset, converter, options and, once a
+    converter's output changed, its ``revision``) matches means the conversion already ran:
+    :meth:`done` is True and the converter returns at once.  Otherwise it raises
+    :class:`OutputExistsError` unless ``overwrite=True``; a ``revision`` bump thus keeps an
+    output made by an older, differently behaving converter from passing as current.
     """
 
     def __init__(
@@ -196,12 +198,20 @@ class DatasetWriter:
         dataset: str,
         options: Dict[str, Any],
         overwrite: bool = False,
+        revision: int = 1,
     ):
         self.out = Path(out).expanduser()
+        identity: Dict[str, Any] = {
+            "dataset": dataset,
+            "converter": f"anoclip.data.converters.{dataset}",
+            "options": options,
+        }
+        if revision > 1:  # revision 1 predates the key; its outputs stay valid
+            identity["revision"] = revision
         # A JSON round trip makes the comparison with a finished meta.json exact (tuples -> lists).
-        self.info = json.loads(
-            json.dumps({"dataset": dataset, "converter": f"anoclip.data.converters.{dataset}", "options": options})
-        )
+        self.info = json.loads(json.dumps(identity))
+        self.findings: Dict[str, Any] = {}
+        self.report_lines: List[str] = []
         self.overwrite = overwrite
         # Images under this folder (our own extraction cache) may be hard-linked instead of copied.
         self.link_from: Optional[Path] = None
@@ -221,8 +231,9 @@ class DatasetWriter:
                 "Choose another --out, or empty that folder yourself."
             )
         try:
-            existing = json.loads(meta_file.read_text(encoding="utf-8")).get("info", {})
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            info = json.loads(meta_file.read_text(encoding="utf-8")).get("info", {})
+            existing = {key: info[key] for key in IDENTITY_KEYS if key in info}
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
             existing = None
         if existing == self.info:
             return True
@@ -278,14 +289,34 @@ class DatasetWriter:
 
     def add_mask(self, mask: np.ndarray, category: str, specie: str, image_relative: str) -> str:
         """Write the 0/255 L PNG mask of an image added before; checks the size matches."""
+        return self._add_binary(mask, category, specie, image_relative, MASK_SUFFIX, "mask")
+
+    def add_ignore(self, ignore: np.ndarray, category: str, specie: str, image_relative: str) -> str:
+        """Write the 0/255 L PNG ignore mask (pixels to leave out of the metrics) of an added image."""
+        return self._add_binary(ignore, category, specie, image_relative, IGNORE_SUFFIX, "ignore mask")
+
+    def report(self, key: str, value: Any, message: str) -> None:
+        """Record a finding the user must know: ``info[key] = value`` plus a line for ``info["report"]``.
+
+        Use it whenever files are dropped or merged or a choice is made from the data (which
+        split file was used, how a label value was read), so nothing happens silently.
+        """
+        if key in IDENTITY_KEYS or key == REPORT_KEY:
+            raise ValueError(f"info key {key!r} is reserved; choose another name for the finding.")
+        self.findings[key] = value
+        self.report_lines.append(message)
+
+    def _add_binary(
+        self, mask: np.ndarray, category: str, specie: str, image_relative: str, suffix: str, what: str
+    ) -> str:
         image_path = self.staging / image_relative
         width, height = image_size(image_path)
         if mask.shape != (height, width):
             raise MaskSizeError(
-                f"The mask for {image_relative} is {mask.shape[1]}x{mask.shape[0]} (WxH) but the image "
+                f"The {what} for {image_relative} is {mask.shape[1]}x{mask.shape[0]} (WxH) but the image "
                 f"is {width}x{height}; the raw files do not belong together."
             )
-        relative = f"{category}/ground_truth/{specie}/{Path(image_relative).stem}{MASK_SUFFIX}"
+        relative = f"{category}/ground_truth/{specie}/{Path(image_relative).stem}{suffix}"
         target = self._claim(relative)
         try:
             mask_to_image(mask).save(target, format="PNG")
@@ -300,7 +331,9 @@ class DatasetWriter:
         for category in categories or []:
             (self.staging / category / "test").mkdir(parents=True, exist_ok=True)
         meta = build_meta(self.staging, categories)
-        meta["info"] = self.info
+        meta["info"] = {**self.info, **self.findings}
+        if self.report_lines:
+            meta["info"][REPORT_KEY] = list(self.report_lines)
         write_meta(self.staging, meta)
         if self.out.exists():
             retired = self.out.with_name(f".{self.out.name}.old")
@@ -312,6 +345,18 @@ class DatasetWriter:
         else:
             os.replace(self.staging, self.out)
         return self.out
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 image"`` / ``"3 images"``: report lines read right for any count."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def name_list(names: Sequence[str], limit: int = 40) -> str:
+    """``names`` joined for a message, cut after ``limit`` with a pointer to the full list."""
+    shown = ", ".join(names[:limit])
+    rest = len(names) - limit
+    return shown if rest <= 0 else f"{shown} and {rest} more (all listed in meta.json)"
 
 
 def write_samples(
@@ -349,13 +394,16 @@ def run_conversion(
     fill: Callable[[Path, DatasetWriter], Sequence[str]],
     overwrite: bool = False,
     cache: Optional[PathLike] = None,
+    revision: int = 1,
 ) -> Path:
     """The skeleton every converter shares: skip if done, unpack, find the root, fill, publish.
 
     ``find_root(folder)`` returns the dataset's top folder inside the (extracted) raw input;
-    ``fill(root, writer)`` adds all files and returns the category names in report order.
+    ``fill(root, writer)`` adds all files (reporting what it drops or decides through
+    :meth:`DatasetWriter.report`) and returns the category names in report order.  ``revision``
+    is bumped by a converter whose output changed, see :class:`DatasetWriter`.
     """
-    writer = DatasetWriter(out, dataset=dataset, options=options, overwrite=overwrite)
+    writer = DatasetWriter(out, dataset=dataset, options=options, overwrite=overwrite, revision=revision)
     if writer.done():
         return writer.out
     _check_apart(Path(raw).expanduser(), writer.out)

@@ -3,28 +3,47 @@
 Which data set the zero-shot papers call "GC" could not be confirmed from their released code
 (see data_scripts/README.md); GC10-DET is the public steel-surface set with that name.
 
-Raw layout (Kaggle ``alex000kim/gc10det`` and the authors' release)::
+Raw layout (Kaggle ``alex000kim/gc10det``)::
 
     <raw>/<1..10>/img_*.jpg          (images, one folder per class; 2048x1000 grey)
     <raw>/lable/img_*.xml            (PASCAL VOC boxes; the folder is spelled "lable")
 
 GC10-DET has bounding boxes, not masks: each box is filled into the mask, so pixel metrics
-measure box overlap and favour blobby maps.  Images without boxes (a handful) become
-``test/good``; there are essentially no normal images, so image-level metrics are undefined.
-The defect type is the class of the largest box, named as in the paper.
+measure box overlap and favour blobby maps.  Images without boxes (no XML file: the copy has
+2,294 XML files for 2,300 images) become ``test/good`` and are reported
+(``info["images_without_annotation"]``); there are essentially no normal images, so image-level
+metrics are undefined.  The defect type is the class of the largest box, named as in the paper.
+
+The same file name can sit in two class folders; boxes are keyed by file name, so the copies
+are one sample.  Third-party loaders keep one copy silently; here they are merged explicitly:
+the copy in the folder of its largest box's class is kept (else the one in the lowest-numbered
+folder), and every merge is reported with whether the copies were byte-identical
+(``info["merged_duplicates"]``).
 """
 from __future__ import annotations
 
+import filecmp
 import xml.etree.ElementTree as ElementTree
+from collections import defaultdict
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import MetaFormatError
-from ..meta import IMAGE_EXTENSIONS, NORMAL_SPECIE
-from .common import DatasetWriter, PathLike, child_dirs, image_size, locate_root, run_conversion
+from ..errors import DatasetRootError, MetaFormatError
+from ..meta import NORMAL_SPECIE
+from .common import (
+    DatasetWriter,
+    PathLike,
+    child_dirs,
+    image_size,
+    list_images,
+    locate_root,
+    name_list,
+    plural,
+    run_conversion,
+)
 
 CATEGORY = "steel_plate"
 CLASS_NAMES = {
@@ -40,6 +59,7 @@ CLASS_NAMES = {
     "10_yaozhe": "waist_folding",
 }
 EXPECTED = "the image folders plus a folder of PASCAL VOC .xml box files (GC10-DET calls it 'lable')"
+REVISION = 2  # 1 collected images recursively and did not merge duplicate names
 
 
 def _xml_dirs(folder: Path) -> List[Path]:
@@ -80,25 +100,56 @@ def boxes_mask(boxes, size) -> np.ndarray:
 
 
 def _specie(boxes) -> str:
-    name = max(boxes, key=lambda b: (b[3] - b[1] + 1) * (b[4] - b[2] + 1))[0]
+    name = _largest_class(boxes)
     return CLASS_NAMES.get(name, name.lower().replace(" ", "_") or "defect")
 
 
+def _largest_class(boxes) -> str:
+    return max(boxes, key=lambda b: (b[3] - b[1] + 1) * (b[4] - b[2] + 1))[0]
+
+
+def _folder_order(folder: Path) -> Tuple[int, str]:
+    """Class folders in numeric order (1, 2, ..., 10), others after them by name."""
+    return (int(folder.name), "") if folder.name.isdigit() else (1 << 30, folder.name)
+
+
+def _keep(copies: Sequence[Path], boxes) -> Path:
+    """The copy of a duplicated image to keep: the one in its annotated class's folder, else the first."""
+    if boxes:
+        number = _largest_class(boxes).split("_", 1)[0]
+        for copy in copies:
+            if copy.parent.name == number:
+                return copy
+    return copies[0]
+
+
 def _fill(root: Path, writer: DatasetWriter) -> List[str]:
-    annotations = {p.stem.lower(): p for d in _xml_dirs(root) for p in d.glob("*.xml")}
-    images = sorted(
-        (
-            p
-            for p in root.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in IMAGE_EXTENSIONS
-            and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        ),
-        key=lambda p: p.name,
-    )
-    for image in tqdm(images, desc="gc10-det", unit="img", leave=False):
-        xml_file = annotations.get(image.stem.lower())
+    xml_dirs = _xml_dirs(root)
+    annotations = {p.stem.lower(): p for d in xml_dirs for p in d.glob("*.xml")}
+    copies: Dict[str, List[Path]] = defaultdict(list)
+    for folder in sorted((d for d in child_dirs(root) if d not in xml_dirs), key=_folder_order):
+        for image in list_images(folder):
+            copies[image.name.lower()].append(image)
+    if not copies:
+        raise DatasetRootError(
+            f"{root} has the box folder {xml_dirs[0].name}/ but no class folders of images next to it "
+            f"(expected {root}/1/img_*.jpg ... {root}/10/). Point --raw at the folder that holds both."
+        )
+    merged: Dict[str, dict] = {}
+    unannotated: List[str] = []
+    for name in tqdm(sorted(copies), desc="gc10-det", unit="img", leave=False):
+        found = copies[name]
+        xml_file = annotations.get(Path(name).stem)
         boxes = read_voc_boxes(xml_file) if xml_file is not None else []
+        image = _keep(found, boxes)
+        if len(found) > 1:
+            merged[image.name] = {
+                "kept": image.relative_to(root).as_posix(),
+                "dropped": [c.relative_to(root).as_posix() for c in found if c != image],
+                "identical": all(filecmp.cmp(image, c, shallow=False) for c in found),
+            }
+        if xml_file is None:
+            unannotated.append(image.relative_to(root).as_posix())
         mask = boxes_mask(boxes, image_size(image))
         if not mask.any():
             writer.add_image(image, CATEGORY, "test", NORMAL_SPECIE)
@@ -106,6 +157,22 @@ def _fill(root: Path, writer: DatasetWriter) -> List[str]:
         specie = _specie(boxes)
         relative = writer.add_image(image, CATEGORY, "test", specie)
         writer.add_mask(mask, CATEGORY, specie, relative)
+    if merged:
+        different = sorted(n for n, m in merged.items() if not m["identical"])
+        writer.report(
+            "merged_duplicates",
+            {"count": len(merged), "files": merged},
+            f"{plural(len(merged), 'file name')} found in more than one class folder, one copy of each kept "
+            f"(boxes are keyed by file name): {name_list(sorted(merged))}."
+            + (f" The copies of {name_list(different)} differ in content." if different else " All copies are identical."),
+        )
+    if unannotated:
+        writer.report(
+            "images_without_annotation",
+            {"count": len(unannotated), "files": unannotated},
+            f"{plural(len(unannotated), 'image')} without an XML file in {', '.join(d.name for d in xml_dirs)}/ "
+            f"went to test/good: {name_list(unannotated)}.",
+        )
     return [CATEGORY]
 
 
@@ -120,4 +187,5 @@ def convert(raw: PathLike, out: PathLike, *, overwrite: bool = False, cache: Opt
         fill=_fill,
         overwrite=overwrite,
         cache=cache,
+        revision=REVISION,
     )

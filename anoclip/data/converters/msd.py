@@ -1,9 +1,10 @@
 """MSD: mobile phone screen surface defects (oil, scratch, stain), PASCAL VOC segmentation.
 
-Raw layout (``MSD.zip`` from https://github.com/jianzhang96/MSD, a OneDrive/Baidu link)::
+Raw layout (``MSD.zip`` from https://github.com/jianzhang96/MSD, a OneDrive/Baidu link; the
+authors' loader in jianzhang96/fdsnet calls the folder ``PKU_MSSDD``)::
 
     <raw>/JPEGImages/<name>.jpg                      (1200 images, 1920x1080)
-    <raw>/SegmentationClass/<name>.png               (palette indices 0 bg, 1 oil, 2 scratch, 3 stain)
+    <raw>/SegmentationClass/<name>.png               (indices 0 bg, 1 oil, 2 scratch, 3 stain, 255 void)
     <raw>/ImageSets/Segmentation/{train,val,test}.txt
     <raw>/good/*.jpg                                 (optional: the 20 extra defect-free images of good.zip)
 
@@ -12,39 +13,82 @@ images) as anomalies, the defect type read from the mask's class indices (majori
 ``split="all"`` takes all 1200.  The 20 defect-free images of ``good.zip`` (unpacked into
 ``<raw>/good`` or passed as ``good=``) become ``test/good``; without them image-level metrics
 are undefined.  How VCP-CLIP sampled MSD could not be established.
+
+Value 255 is PASCAL VOC's "void" label, which the authors' loader maps to the loss's ignore
+index (``phone_voc.py``: ``target[target == 255] = -1``).  With ``void="ignore"`` (default) it
+is neither defect nor normal: the defect mask holds the class pixels only and the 255 pixels go
+to an ignore mask (``<stem>_ignore.png``, ``ignore_path`` in meta.json) that the metrics leave
+out.  The converter checks how 255 is used and reports it (``info["void"]``): as VOC borders
+(every 255 area touches a defect label), as free-standing regions (named), or as the only
+annotation of an image, which is then read as that image's defect (the data prove the
+convention wrong there).  ``void="defect"`` counts 255 as defect everywhere.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 from tqdm.auto import tqdm
 
-from ..errors import MissingMaskError, MissingSplitFileError
-from ..images import read_mask
+from ..errors import MetaFormatError, MissingMaskError, MissingSplitFileError
 from ..meta import NORMAL_SPECIE
-from .common import DatasetWriter, PathLike, index_by_stem, list_images, locate_root, run_conversion
+from .common import (
+    DatasetWriter,
+    PathLike,
+    index_by_stem,
+    list_images,
+    locate_root,
+    name_list,
+    plural,
+    run_conversion,
+)
 
 CATEGORY = "phone_screen"
 CLASS_NAMES = {1: "oil", 2: "scratch", 3: "stain"}
+VOID = 255
+VOID_MODES = ("ignore", "defect")
 EXPECTED = "JPEGImages/ and SegmentationClass/ (PASCAL VOC layout)"
+REVISION = 2  # 1 counted void (255) pixels as defect
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 def _is_root(folder: Path) -> bool:
     return (folder / "JPEGImages").is_dir() and (folder / "SegmentationClass").is_dir()
 
 
-def _specie(mask_file: Path) -> str:
-    """Majority defect class of a palette mask; ``"defect"`` when the mask has no class indices."""
+def read_labels(mask_file: Path) -> np.ndarray:
+    """The class-index array of an MSD mask, checked to hold only 0-3 and 255."""
     with Image.open(mask_file) as image:
-        values = np.asarray(image) if image.mode in ("P", "L") else None
-    if values is None:
-        return "defect"
-    counts = {name: int((values == index).sum()) for index, name in CLASS_NAMES.items()}
+        if image.mode not in ("P", "L"):
+            raise MetaFormatError(
+                f"{mask_file} is a {image.mode} image; MSD.zip's SegmentationClass masks are palette (or "
+                "grey) images of class indices 0-3 and 255. Use the masks of the original MSD.zip."
+            )
+        labels = np.asarray(image)
+    unknown = sorted(set(np.unique(labels).tolist()) - {0, VOID, *CLASS_NAMES})
+    if unknown:
+        raise MetaFormatError(
+            f"{mask_file} has class index(es) {unknown}; MSD uses 0 (background), 1 oil, 2 scratch, "
+            "3 stain and 255 (void)."
+        )
+    return labels
+
+
+def _specie(labels: np.ndarray) -> str:
+    """Majority defect class of a label array; ``"defect"`` when it has no class index."""
+    counts = {name: int((labels == index).sum()) for index, name in CLASS_NAMES.items()}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else "defect"
+
+
+def _free_void_pixels(void: np.ndarray, classes: np.ndarray) -> int:
+    """Pixels of the 255 areas that touch no class pixel (VOC borders always touch one)."""
+    regions, _ = ndimage.label(void, structure=_EIGHT_CONNECTED)
+    touching = np.unique(regions[ndimage.binary_dilation(classes, structure=_EIGHT_CONNECTED) & void])
+    return int((void & ~np.isin(regions, touching)).sum())
 
 
 def _names(root: Path, split: str) -> List[str]:
@@ -59,9 +103,70 @@ def _names(root: Path, split: str) -> List[str]:
     return [line.strip() for line in list_file.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _fill(root: Path, writer: DatasetWriter, split: str, good: Optional[Path]) -> List[str]:
+class _VoidCensus:
+    """What 255 was in each mask, for the report."""
+
+    def __init__(self) -> None:
+        self.images = 0
+        self.pixels = 0
+        self.free: Dict[str, int] = {}
+        self.only_annotation: List[str] = []
+
+    def split(self, name: str, labels: np.ndarray, mode: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """``(defect mask, ignore mask or None)`` of one label array."""
+        void = labels == VOID
+        classes = (labels > 0) & ~void
+        if not void.any():
+            return classes, None
+        self.images += 1
+        self.pixels += int(void.sum())
+        if mode == "defect":
+            return classes | void, None
+        if not classes.any():
+            self.only_annotation.append(name)
+            return void, None
+        free = _free_void_pixels(void, classes)
+        if free:
+            self.free[name] = free
+        return classes, void
+
+    def report(self, writer: DatasetWriter, mode: str) -> None:
+        if not self.images:
+            return
+        value = {
+            "value": VOID,
+            "treated_as": mode,
+            "images_with_void": self.images,
+            "void_pixels": self.pixels,
+            "free_region_images": dict(sorted(self.free.items())),
+            "void_only_images": sorted(self.only_annotation),
+        }
+        if mode == "defect":
+            message = (
+                f"label 255 (VOC void) counted as defect (void='defect'): {plural(self.images, 'mask')}, "
+                f"{plural(self.pixels, 'pixel')}."
+            )
+        else:
+            message = (
+                f"label 255 (VOC void; the authors' loader ignores it) written as ignore masks, left out of "
+                f"the metrics: {plural(self.images, 'mask')}, {plural(self.pixels, 'pixel')}. "
+            )
+            borders = self.images - len(self.free) - len(self.only_annotation)
+            message += f"In {borders} of them 255 only borders the defect labels (the VOC convention)."
+            if self.free:
+                message += f" Free-standing 255 regions (ignored too) in {name_list(sorted(self.free))}."
+            if self.only_annotation:
+                message += (
+                    f" In {name_list(sorted(self.only_annotation))} 255 is the only label, so it was read "
+                    "as the defect there."
+                )
+        writer.report("void", value, message)
+
+
+def _fill(root: Path, writer: DatasetWriter, split: str, good: Optional[Path], void_mode: str) -> List[str]:
     images = index_by_stem(root / "JPEGImages")
     masks = index_by_stem(root / "SegmentationClass")
+    census = _VoidCensus()
     for name in tqdm(_names(root, split), desc="msd", unit="img", leave=False):
         image = images.get(name.lower())
         mask_file = masks.get(name.lower())
@@ -69,13 +174,17 @@ def _fill(root: Path, writer: DatasetWriter, split: str, good: Optional[Path]) -
             raise MissingMaskError(f"MSD list names {name!r} but {root / 'JPEGImages' / name}.jpg does not exist.")
         if mask_file is None:
             raise MissingMaskError(f"MSD image {image} has no mask: expected {root / 'SegmentationClass' / name}.png.")
-        mask = read_mask(mask_file)
+        labels = read_labels(mask_file)
+        mask, ignore = census.split(mask_file.name, labels, void_mode)
         if not mask.any():
             writer.add_image(image, CATEGORY, "test", NORMAL_SPECIE)
             continue
-        specie = _specie(mask_file)
+        specie = _specie(labels)
         relative = writer.add_image(image, CATEGORY, "test", specie)
         writer.add_mask(mask, CATEGORY, specie, relative)
+        if ignore is not None:
+            writer.add_ignore(ignore, CATEGORY, specie, relative)
+    census.report(writer, void_mode)
     good_dir = good if good is not None else root / "good"
     for image in list_images(good_dir):
         writer.add_image(image, CATEGORY, "test", NORMAL_SPECIE)
@@ -88,20 +197,28 @@ def convert(
     *,
     split: str = "test",
     good: Optional[PathLike] = None,
+    void: str = "ignore",
     overwrite: bool = False,
     cache: Optional[PathLike] = None,
 ) -> Path:
-    """Convert an MSD download (archive or folder) into ``out``; return ``out``."""
+    """Convert an MSD download (archive or folder) into ``out``; return ``out``.
+
+    ``void``: ``"ignore"`` (default) leaves the 255 pixels out of the metrics, ``"defect"``
+    counts them as defect (see the module docstring).
+    """
     if split not in ("train", "val", "test", "all"):
         raise ValueError(f"split={split!r}: use 'test' (official test list), 'train', 'val' or 'all'.")
+    if void not in VOID_MODES:
+        raise ValueError(f"void={void!r} is not one of {list(VOID_MODES)}.")
     good_dir = Path(good).expanduser() if good is not None else None
     return run_conversion(
         raw,
         out,
         dataset="msd",
-        options={"split": split, "extra_good": good_dir is not None},
+        options={"split": split, "extra_good": good_dir is not None, "void": void},
         find_root=lambda folder: locate_root(folder, _is_root, EXPECTED, "MSD (phone screen defects)"),
-        fill=lambda root, writer: _fill(root, writer, split, good_dir),
+        fill=lambda root, writer: _fill(root, writer, split, good_dir, void),
         overwrite=overwrite,
         cache=cache,
+        revision=REVISION,
     )

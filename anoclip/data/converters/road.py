@@ -2,10 +2,9 @@
 
 Which road data set VCP-CLIP's "Road" is could not be established from the released code (see
 data_scripts/README.md); the converter therefore reads the two layouts public road-crack sets
-come in, with CrackForest (CFD, 118 images, 480x320) as the documented default:
+come in, with CrackForest (CFD) as the documented default:
 
-    <raw>/image/001.jpg + <raw>/groundTruth/001.mat      (CrackForest: MATLAB struct groundTruth.Segmentation,
-                                                           label 1 = background, 2 = crack)
+    <raw>/image/001.jpg + <raw>/groundTruth/001.mat      (CrackForest: MATLAB struct groundTruth.Segmentation)
     <raw>/<images>/<name>.<ext> + <raw>/<masks>/<name>[_mask|_gt|_label].<ext>
                                                          (CRACK500, DeepCrack, ... as image files)
 
@@ -14,6 +13,14 @@ mask(s)/label(s)/annotation(s)/SegmentationClass.  Mask files are thresholded at
 (JPEG-compressed masks are not exactly 0/255).  All images go to ``test`` (``crack``, or
 ``good`` when the mask is empty); crack sets have (almost) no crack-free images, so image-level
 metrics are usually undefined.
+
+What the real CrackForest repository holds (checked against cuilimeng/CrackForest-dataset):
+``image/`` has 155 JPEGs but ``groundTruth/`` only 118 files (001-118); 201-208 and 301-329 have
+no ground truth.  Images without ground truth cannot be evaluated: they are left out and
+reported by name (``info["unlabelled_images"]``).  ``Segmentation`` is a uint8 320x480 segment
+map: 1 is the road, 2 the cracks; 22 of the 118 files have further segments, 3 (pockets of
+road enclosed by cracks, up to 30 % of an image) and 4 (more thin cracks).  Crack pixels are
+therefore labels 2 and 4, not "label > 1"; the counts are reported (``info["mask_labels"]``).
 """
 from __future__ import annotations
 
@@ -32,6 +39,8 @@ from .common import (
     child_dirs,
     list_images,
     locate_root,
+    name_list,
+    plural,
     read_binary_mask,
     run_conversion,
 )
@@ -41,6 +50,11 @@ SPECIE = "crack"
 IMAGE_DIRS = ("image", "images", "img", "imgs", "jpegimages")
 MASK_DIRS = ("groundtruth", "gt", "mask", "masks", "label", "labels", "annotation", "annotations", "segmentationclass")
 EXPECTED = "an image folder (image/, images/, JPEGImages/) next to a mask folder (groundTruth/, masks/, gt/)"
+# CrackForest segment labels (see the module docstring for how they were established).
+CRACKFOREST_ROAD, CRACKFOREST_CRACK, CRACKFOREST_ENCLOSED, CRACKFOREST_THIN_CRACK = 1, 2, 3, 4
+CRACKFOREST_CRACK_LABELS = (CRACKFOREST_CRACK, CRACKFOREST_THIN_CRACK)
+CRACKFOREST_LABELS = (CRACKFOREST_ROAD, CRACKFOREST_CRACK, CRACKFOREST_ENCLOSED, CRACKFOREST_THIN_CRACK)
+REVISION = 2  # 1 counted every label > 1 as crack and stopped at the first image without ground truth
 
 
 def _pick(folder: Path, names) -> Optional[Path]:
@@ -57,8 +71,8 @@ def _is_root(folder: Path) -> bool:
     return images is not None and masks is not None and bool(list_images(images))
 
 
-def read_crackforest_mat(path: Path) -> np.ndarray:
-    """Crack pixels (``Segmentation > 1``) of a CrackForest ``groundTruth`` .mat file."""
+def read_crackforest_segmentation(path: Path) -> np.ndarray:
+    """The ``groundTruth.Segmentation`` label map of a CrackForest .mat file, checked for known labels."""
     from scipy.io import loadmat  # only this layout needs scipy
 
     try:
@@ -71,7 +85,14 @@ def read_crackforest_mat(path: Path) -> np.ndarray:
             f"{path} is not a CrackForest ground-truth file (expected a struct groundTruth with a "
             f"Segmentation field): {err}."
         ) from err
-    return segmentation > 1
+    unknown = sorted(set(np.unique(segmentation).tolist()) - set(CRACKFOREST_LABELS))
+    if unknown:
+        raise MetaFormatError(
+            f"{path}: Segmentation has label(s) {unknown}; CrackForest files use {list(CRACKFOREST_LABELS)} "
+            "(1 road, 2 crack, 3 road enclosed by cracks, 4 thin crack). This is not the CrackForest "
+            "release the converter knows; convert its masks to image files (0 = road) in a masks/ folder."
+        )
+    return segmentation
 
 
 def _mask_index(mask_dir: Path) -> Dict[str, Path]:
@@ -80,18 +101,31 @@ def _mask_index(mask_dir: Path) -> Dict[str, Path]:
     return {re.sub(r"(_mask|_gt|_label)$", "", path.stem.lower()): path for path in files}
 
 
+def _crackforest_mask(mask_file: Path, enclosed: Dict[str, int]) -> np.ndarray:
+    """Crack pixels of a .mat file; counts its enclosed-road pixels into ``enclosed`` for the report."""
+    segmentation = read_crackforest_segmentation(mask_file)
+    pocket = int((segmentation == CRACKFOREST_ENCLOSED).sum())
+    if pocket:
+        enclosed[mask_file.name] = pocket
+    return np.isin(segmentation, CRACKFOREST_CRACK_LABELS)
+
+
 def _fill(root: Path, writer: DatasetWriter, threshold: int) -> List[str]:
     image_dir, mask_dir = _dirs(root)
     masks = _mask_index(mask_dir)
-    for image in tqdm(list_images(image_dir), desc="road", unit="img", leave=False):
-        mask_file = masks.get(image.stem.lower())
-        if mask_file is None:
-            raise MissingMaskError(
-                f"Road image {image} has no mask in {mask_dir} (looked for {image.stem}[_mask|_gt|_label] "
-                "with an image extension or .mat)."
-            )
+    images = list_images(image_dir)
+    unlabelled = [image for image in images if image.stem.lower() not in masks]
+    if len(unlabelled) == len(images):
+        raise MissingMaskError(
+            f"None of the {len(images)} images in {image_dir} has a mask in {mask_dir} (looked for "
+            f"<stem>[_mask|_gt|_label] with an image extension or .mat, e.g. {images[0].stem}.mat). "
+            "Point --raw at the folder whose image and mask files share their names."
+        )
+    enclosed: Dict[str, int] = {}
+    for image in tqdm([i for i in images if i not in unlabelled], desc="road", unit="img", leave=False):
+        mask_file = masks[image.stem.lower()]
         if mask_file.suffix.lower() == ".mat":
-            mask = read_crackforest_mat(mask_file)
+            mask = _crackforest_mask(mask_file, enclosed)
         else:
             mask = read_binary_mask(mask_file, threshold)
         if not mask.any():
@@ -99,6 +133,26 @@ def _fill(root: Path, writer: DatasetWriter, threshold: int) -> List[str]:
             continue
         relative = writer.add_image(image, CATEGORY, "test", SPECIE)
         writer.add_mask(mask, CATEGORY, SPECIE, relative)
+    if unlabelled:
+        names = [image.relative_to(root).as_posix() for image in unlabelled]
+        writer.report(
+            "unlabelled_images",
+            {"count": len(names), "files": names},
+            f"{len(names)} of {plural(len(images), 'image')} have no ground truth in {mask_dir.name}/ and "
+            f"were left out: {name_list(names)}.",
+        )
+    if enclosed:
+        writer.report(
+            "mask_labels",
+            {
+                "crack": list(CRACKFOREST_CRACK_LABELS),
+                "not_crack": [CRACKFOREST_ROAD, CRACKFOREST_ENCLOSED],
+                "files_with_enclosed_road": len(enclosed),
+                "enclosed_road_pixels": sum(enclosed.values()),
+            },
+            f"crack = Segmentation labels 2 and 4; label 3 (road enclosed by cracks) in "
+            f"{plural(len(enclosed), 'file')} ({plural(sum(enclosed.values()), 'pixel')}) counts as road.",
+        )
     return [CATEGORY]
 
 
@@ -120,4 +174,5 @@ def convert(
         fill=lambda root, writer: _fill(root, writer, threshold),
         overwrite=overwrite,
         cache=cache,
+        revision=REVISION,
     )
