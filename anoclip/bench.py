@@ -32,7 +32,7 @@ from . import __version__, metrics
 from .config import RESIZE_MODES, RESOLUTIONS, TTAConfig, check_choice
 from .data.errors import DataError
 from .data.images import ImageReadError
-from .data.meta import Meta, Sample, load_sample
+from .data.meta import Meta, Sample, load_ignore, load_sample
 from .data.registry import DatasetDefaults, dataset_defaults
 from .fileio import write_csv_atomic, write_json_atomic, write_text_atomic
 from .methods import Localizer, get_method
@@ -153,6 +153,7 @@ class _Loaded:
     tiles: torch.Tensor
     layout: TileLayout
     mask: np.ndarray
+    ignore: Optional[np.ndarray]  # pixels left out of the metrics (MSD's VOC "void"), or None
 
 
 def select_samples(samples: Sequence[Sample], limit: Optional[int]) -> List[Sample]:
@@ -175,12 +176,16 @@ def select_samples(samples: Sequence[Sample], limit: Optional[int]) -> List[Samp
 
 def _load(root: Path, sample: Sample, side: int, setting: BenchSetting) -> _Loaded:
     image, mask = load_sample(root, sample)
+    ignore = load_ignore(root, sample)
     if setting.resize == "square":
         tiles, layout = normalize(image.resize((side, side), Image.BILINEAR))[None], square_layout(side)
     else:
         tiles, layout = image_tiles(image, side)
-    eval_mask = mask if setting.resolution == "native" else resize_mask(mask, resized_shape(*mask.shape, side, setting.resize))
-    return _Loaded(sample, tiles, layout, eval_mask)
+    if setting.resolution == "official":  # masks resized like the official code, ignore masks alike
+        shape = resized_shape(*mask.shape, side, setting.resize)
+        mask = resize_mask(mask, shape)
+        ignore = None if ignore is None else resize_mask(ignore, shape)
+    return _Loaded(sample, tiles, layout, mask, ignore)
 
 
 def _load_batch(root: Path, batch: Sequence[Sample], side: int, setting: BenchSetting):
@@ -233,7 +238,7 @@ def evaluate_category(
                 warnings.warn(f"skipped {item['image']}: {item['reason']}", stacklevel=2)
             for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting):
                 full = resize_map(item.layout.merge(maps), item.mask.shape)
-                pixels.add(full.cpu().numpy(), item.mask)
+                pixels.add(full.cpu().numpy(), item.mask, ignore=item.ignore)
                 scores.append(image_score)
                 labels.append(item.sample.anomaly)
                 rows.append({

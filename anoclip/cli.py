@@ -119,7 +119,7 @@ def localize(args: argparse.Namespace) -> int:
             images, kept = [], []
             for path, name in zip(batch_paths, batch_names):
                 try:
-                    images.append(read_rgb(path))
+                    images.append(read_rgb(path, orientation="exif"))  # photos upright, as their owner sees them
                     kept.append((path, name))
                 except ImageReadError as err:
                     print(f"skipped: {err}", file=sys.stderr)

@@ -11,7 +11,7 @@ from anoclip import metrics
 from anoclip.bench import BenchSetting, ResultsMismatchError, mean_over_categories, run_benchmark, select_samples
 from anoclip.methods import get_method
 from anoclip.cli import main
-from anoclip.data import Meta, load_sample, make_synthetic_dataset
+from anoclip.data import Meta, load_ignore, load_sample, make_synthetic_dataset
 from anoclip.data.meta import Sample
 from anoclip.protocol import resize_mask
 
@@ -186,3 +186,36 @@ def test_cli_bench_smoke_end_to_end(tmp_path, capsys):
     assert "nope" in capsys.readouterr().err
     assert main(["bench", "--root", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err  # checked before any model is loaded
+
+
+def test_ignore_masks_are_left_out_of_the_pixel_metrics(tiny, dataset, tmp_path):
+    """An MSD-style ignore mask: the benchmark equals a recomputation with those pixels left out."""
+    import shutil
+
+    from PIL import Image
+
+    root = tmp_path / "data"
+    shutil.copytree(dataset, root)
+    meta = json.loads((root / "meta.json").read_text())
+    items = meta["test"]["grid"]
+    anomalous = next(item for item in items if item["anomaly"])
+    mask = np.asarray(Image.open(root / anomalous["mask_path"])) > 0
+    ignore = np.zeros_like(mask)
+    ignore[: mask.shape[0] // 2] = True  # half the image: defect and normal pixels alike
+    ignore_path = anomalous["mask_path"].replace("_mask.png", "_ignore.png")
+    Image.fromarray(ignore.astype(np.uint8) * 255).save(root / ignore_path)
+    anomalous["ignore_path"] = ignore_path
+    (root / "meta.json").write_text(json.dumps(meta))
+
+    result = run_benchmark(tiny, root, tmp_path / "out", categories=["grid"], progress=False)[0]
+    model = tiny.with_config(texture_classes={"carpet", "grid"})
+    maps, masks, ignores = [], [], []
+    for sample in Meta.load(root).samples("grid"):
+        image, sample_mask = load_sample(root, sample)
+        maps.append(model.predict(model.preprocess(image), "grid").anomaly_maps[0].numpy())
+        masks.append(resize_mask(sample_mask, (64, 64)))
+        ignored = load_ignore(root, sample)
+        ignores.append(np.zeros((64, 64), bool) if ignored is None else resize_mask(ignored, (64, 64)))
+    assert result.metrics["pixel_auroc"] == pytest.approx(metrics.pixel_auroc(maps, masks, ignore=ignores), abs=1e-6)
+    assert result.metrics["aupro"] == pytest.approx(metrics.aupro(maps, masks, ignore=ignores), abs=1e-6)
+    assert result.metrics["pixel_auroc"] != pytest.approx(metrics.pixel_auroc(maps, masks), abs=1e-6)

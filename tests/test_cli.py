@@ -126,3 +126,19 @@ def test_bench_category_without_usable_images_fails_after_finishing_the_others(s
     assert (out / "categories" / "bottle.json").is_file() and not (out / "categories" / "grid.json").exists()
     assert main(["bench", "--root", str(root), "--out", str(out), "--smoke", "--categories", "grid"]) == 2
     assert "grid: none of its 2" in error_line(capsys)
+
+
+def test_localize_shows_photos_upright_using_their_exif_orientation(tmp_path):
+    """A phone photo stored sideways with an EXIF tag is scored as its owner sees it."""
+    rng = np.random.default_rng(3)
+    stored = Image.fromarray((rng.random((40, 60, 3)) * 255).astype(np.uint8))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    stored.save(folder / "tagged.png", exif=exif)
+    stored.transpose(Image.Transpose.ROTATE_270).save(folder / "upright.png")
+    assert main(["localize", str(folder), "--class-name", "bottle", "--smoke", "--out", str(tmp_path / "o")]) == 0
+    with open(tmp_path / "o" / "scores.csv") as handle:
+        scores = {row["image"].split("/")[-1]: row["image_score"] for row in csv.DictReader(handle)}
+    assert scores["tagged.png"] == scores["upright.png"]

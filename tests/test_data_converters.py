@@ -899,3 +899,10 @@ def test_data_script_runs_from_a_clone(tmp_path):
     assert result.returncode == 0, result.stderr
     assert _meta(tmp_path / "out")["info"]["options"] == {"normals": "all", "seed": 0, "classes": [2, 10]}
     assert sorted(p.name for p in (REPO / "data_scripts").glob("prepare_*.py")) == sorted(f"prepare_{n}.py" for n in SUITE)
+
+
+def test_converter_choices_reach_the_data_scripts():
+    assert build_parser("msd").parse_args(["--out", "o", "--raw", "r", "--void", "defect"]).void == "defect"
+    assert build_parser("bsd").parse_args(["--out", "o", "--raw", "r", "--split", "all"]).split == "all"
+    with pytest.raises(SystemExit):
+        build_parser("visa").parse_args(["--out", "o", "--void", "defect"])  # not a VisA option

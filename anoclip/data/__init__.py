@@ -25,7 +25,7 @@ from .errors import (
     UnsafeArchiveError,
 )
 from .images import ImageReadError, read_mask, read_rgb
-from .meta import Meta, Sample, build_meta, load_sample, write_meta
+from .meta import Meta, Sample, build_meta, load_ignore, load_sample, write_meta
 from .prepare import prepare
 from .registry import BENCHMARK_DATASETS, DATASETS, DatasetDefaults, DatasetInfo, dataset_defaults, get_dataset
 from .synthetic import make_synthetic_dataset, render_synthetic
@@ -56,6 +56,7 @@ __all__ = [
     "download",
     "extract",
     "get_dataset",
+    "load_ignore",
     "load_sample",
     "make_synthetic_dataset",
     "prepare",

@@ -21,7 +21,9 @@ OPTIONS = {
     "normals": ("--normals", str, "test-set normals: 'balanced' (as many as anomalies, seeded) or 'all'"),
     "seed": ("--seed", int, "seed of the balanced normal draw (default 0)"),
     "split_csv": ("--split-csv", str, "path to VisA's split_csv/1cls.csv if it is not inside --raw"),
-    "split": ("--split", str, "MSD image list: test (default), train, val or all"),
+    "split": ("--split", str, "MSD: image list test (default), train, val or all; BSD: auto (default: the authors' "
+              "image_data.json split when present) or all"),
+    "void": ("--void", str, "MSD: what mask value 255 (VOC void) is: ignore (default: left out of the metrics) or defect"),
     "good": ("--good", str, "folder with MSD's extra defect-free images (good.zip)"),
     "threshold": ("--threshold", int, "grey level above which a mask pixel counts as defective"),
     "classes": ("--classes", int, "DAGM class numbers to convert, e.g. --classes 1 2 3 4 5 7 8 (default: all)"),
@@ -30,8 +32,8 @@ DATASET_OPTIONS = {
     "visa": ("split_csv",),
     "dagm": ("normals", "seed", "classes"),
     "ksdd2": ("normals", "seed"),
-    "bsd": ("normals", "seed"),
-    "msd": ("split", "good"),
+    "bsd": ("normals", "seed", "split"),
+    "msd": ("split", "good", "void"),
     "rsdd": ("threshold",),
     "road": ("threshold",),
 }
