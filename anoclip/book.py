@@ -14,10 +14,11 @@ from .env import data_dir, results_dir, smoke_mode
 
 __all__ = [
     "SMOKE_BANNER", "add_smoke_banner", "data_dir", "glue", "in_colab", "load_examples", "load_model",
-    "results_dir", "sample_dataset", "setup_figures", "smoke_mode", "spread",
+    "results_dir", "sample_dataset", "setup_figures", "smoke_mode", "spread", "tidy",
 ]
 
 SMOKE_BANNER = "SMOKE MODE: tiny random CLIP + synthetic data. Numbers are NOT meaningful."
+BANNER_INCHES = 0.4  # height kept free for the banner at the top of a smoke-mode figure
 
 
 def in_colab() -> bool:
@@ -46,14 +47,22 @@ def load_model(**kwargs: Any):
     The architecture and weights are ``$ANOCLIP_MODEL`` / ``$ANOCLIP_PRETRAINED`` (an open_clip
     tag or a checkpoint file; defaults ViT-B-16-plus-240 / laion400m_e32), so that
     ``make book`` and every chapter load the same model without editing a notebook.
-    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment
-    (smoke mode overrides the architecture and weights, loudly). Offline without cached weights
-    this raises an error that lists each source tried and says how to pass a local checkpoint or
-    switch to ``ANOCLIP_SMOKE=1``.
+    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment.
+    Offline without cached weights this raises an error that lists each source tried and says
+    how to pass a local checkpoint or switch to ``ANOCLIP_SMOKE=1``.
+
+    In smoke mode the tiny random model is asked for by name, whatever the arguments: a page
+    announces smoke mode with the banner on every figure (:func:`setup_figures`), so the warning
+    :meth:`~anoclip.AnoCLIP.from_pretrained` gives when the environment swaps a model behind a
+    caller's back would only be noise on every page.
     """
     from .env import model_name, pretrained
     from .model import AnoCLIP
 
+    if smoke_mode():
+        from .backbone import TINY_MODEL
+
+        kwargs.update(name=TINY_MODEL, pretrained=None, image_size=None)
     kwargs.setdefault("name", model_name())
     kwargs.setdefault("pretrained", pretrained())
     return AnoCLIP.from_pretrained(**kwargs)
@@ -111,6 +120,16 @@ def load_examples(model: Any, root: Path, categories: Sequence[str], per_label: 
             "labels": np.array([bool(sample.anomaly) for sample in chosen]),
         }
     return examples
+
+
+def tidy(fig: Any) -> None:
+    """``tight_layout`` for a pyplot figure that keeps the top strip free for the smoke banner.
+
+    The banner (:func:`add_smoke_banner`) is drawn in the top :data:`BANNER_INCHES` of a
+    smoke-mode figure; a plain ``tight_layout`` would slide the titles under it.
+    """
+    top = 1 - BANNER_INCHES / fig.get_figheight() if smoke_mode() else 1
+    fig.tight_layout(rect=(0, 0, 1, top))
 
 
 def add_smoke_banner(fig: Any, text: str = SMOKE_BANNER) -> None:
