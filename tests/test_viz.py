@@ -476,3 +476,45 @@ def test_upload_explorer_decides_with_uploaded_normals_or_says_why_not(tiny, def
     explorer.normal_upload.value = ()
     explorer.button.click()
     assert explorer.state["decisions"] is None and "'grid'" in explorer.message.value  # bottle's thresholds are not grid's
+
+
+# ------------------------------------------------------------------ book helpers the chapters render with
+
+
+def test_book_table_formats_numbers_and_scrolls_instead_of_overflowing():
+    import pandas as pd
+
+    from anoclip.book import table
+
+    frame = pd.DataFrame({"score": [0.123456, float("nan")], "images": [3, 40], "note": ["a", "b"]}, index=["x", "y"])
+    html = table(frame).data
+    assert "overflow-x: auto" in html and "0.123" in html and "0.1234" not in html and "–" in html
+    assert ">40<" in html.replace(" ", "") and "40.000" not in html  # integers stay integers
+    assert "12.35 %" in table(100 * frame[["score"]], floats="{:.2f} %").data
+
+
+def test_benchmark_results_prefers_a_full_run_of_the_same_model(tmp_path, monkeypatch, tiny):
+    import json
+
+    from anoclip.book import benchmark_results
+
+    monkeypatch.setenv("ANOCLIP_RESULTS", str(tmp_path))
+    assert benchmark_results("synthetic", tiny) is None
+
+    def run(folder, categories, limit=None, tta=None, model=None):
+        record = {"dataset": "synthetic", "method": "anoclip", "method_options": {}, "tta": tta, "limit": limit,
+                  "model": model or {"model": tiny.name, "pretrained": tiny.pretrained, "image_size": tiny.image_size}}
+        (folder / "categories").mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps(record))
+        for category in categories:
+            result = {"category": category, "metrics": {"pixel_auroc": 0.5}, "images": 2, "anomalous": 1, "seconds": 0.1}
+            (folder / "categories" / f"{category}.json").write_text(json.dumps(result))
+
+    run(tmp_path / "quick", ["bottle", "grid", "pill"], limit=6)
+    run(tmp_path / "smoke" / "full", ["bottle"])
+    run(tmp_path / "tta", ["bottle", "grid", "pill", "carpet"], tta={"steps": 5})
+    run(tmp_path / "other", ["bottle", "grid", "pill", "carpet"], model={"model": "ViT-B-16", "pretrained": "openai", "image_size": 224})
+    folder, results = benchmark_results("synthetic", tiny)
+    assert folder == tmp_path / "smoke" / "full" and [r.category for r in results] == ["bottle"]
+    assert benchmark_results("synthetic", tiny, tta=True)[0] == tmp_path / "tta"
+    assert benchmark_results("mvtec", tiny) is None

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..calibration import ANOMALOUS, Thresholds
 from .canvas import ImageLike, as_array, new_figure, outline_mask, show_image, show_map
@@ -50,10 +51,11 @@ def plot_calibration(
     right.set_xlabel("image score")
     right.set_ylabel("images")
     right.legend(fontsize=7, loc="upper left")
-    fig.suptitle(
-        f"{thresholds.class_name}: thresholds at {thresholds.fpr:.0%} false positives on {thresholds.n_images} normal images",
-        fontsize=10,
-    )
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.ticklabel_format(axis="x", useOffset=False)
+    left.set_title(f"{thresholds.class_name}: pixels (threshold at {thresholds.fpr:.0%} false positives)", fontsize=9)
+    right.set_title(f"images (threshold from {thresholds.n_images} normal images)", fontsize=9)
     return fig
 
 
@@ -82,7 +84,7 @@ def plot_decisions(
         if truth is not None:
             outline_mask(axes[0, col], truth, shape)
         if names is not None:
-            axes[0, col].set_title(names[col], fontsize=9)
+            axes[0, col].set_title(names[col], fontsize=10)
         values = as_array(anomaly_map)
         show_image(axes[1, col], image)
         show_map(axes[1, col], values, shape)
@@ -90,7 +92,7 @@ def plot_decisions(
         if truth is not None:
             outline_mask(axes[1, col], truth, shape, width=0.8)
         sign = ">" if decision == ANOMALOUS else "≤"
-        axes[1, col].set_title(f"{score:.4f} {sign} {thresholds.image_threshold:.4f}\n{decision}", fontsize=9,
+        axes[1, col].set_title(f"{score:.4f} {sign} {thresholds.image_threshold:.4f}\n{decision}", fontsize=10,
                                color=DECISION_COLOURS[decision])
     axes[0, 0].set_ylabel("image (+ ground truth)", fontsize=9)
     axes[1, 0].set_ylabel("map, flagged pixels in white", fontsize=9)

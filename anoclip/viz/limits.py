@@ -80,6 +80,11 @@ def size_bins(areas: np.ndarray) -> np.ndarray:
     return 2.0 ** np.arange(low, high + 1)
 
 
+def _power_of_two(value: float) -> str:
+    """1/8, 1/2, 1, 4, ...: short tick labels for powers of two."""
+    return f"1/{round(1 / value)}" if value < 1 else f"{value:g}"
+
+
 def plot_detection_by_size(
     series: Mapping[str, Sequence[RegionDetection]],
     patch_area: float,
@@ -108,11 +113,11 @@ def plot_detection_by_size(
         bars = ax.bar(positions - 0.4 + width * (index + 0.5), rates, width, label=name)
         ax.bar_label(bars, labels=[f"n={c}" if c else "" for c in counts], fontsize=7, padding=1)
     ax.axvline(-np.log2(edges[0]) - 0.5, color="grey", linestyle=":", label="one patch")  # bin i spans i ± 0.5
-    ax.set_xticks(positions, [f"{lo:g}–{hi:g}" for lo, hi in zip(edges[:-1], edges[1:])], fontsize=8)
-    ax.set_xlabel("defect region area (patches)")
+    ax.set_xticks(np.arange(bins + 1) - 0.5, [_power_of_two(edge) for edge in edges], fontsize=8)
+    ax.set_xlabel("defect region area (patches), bins between the ticks")
     ax.set_ylabel("share of regions found")
     ax.set_ylim(0, 1.12)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     return fig
