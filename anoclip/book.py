@@ -8,16 +8,17 @@ from __future__ import annotations
 import numbers
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 from .env import data_dir, results_dir, smoke_mode
 
 __all__ = [
-    "SMOKE_BANNER", "add_smoke_banner", "data_dir", "glue", "in_colab", "load_examples", "load_model",
-    "results_dir", "sample_dataset", "setup_figures", "smoke_mode", "spread",
+    "SMOKE_BANNER", "add_smoke_banner", "benchmark_results", "data_dir", "glue", "in_colab", "load_examples", "load_model",
+    "results_dir", "sample_dataset", "setup_figures", "smoke_mode", "spread", "table", "tidy",
 ]
 
 SMOKE_BANNER = "SMOKE MODE: tiny random CLIP + synthetic data. Numbers are NOT meaningful."
+BANNER_INCHES = 0.4  # height kept free for the banner at the top of a smoke-mode figure
 
 
 def in_colab() -> bool:
@@ -46,14 +47,22 @@ def load_model(**kwargs: Any):
     The architecture and weights are ``$ANOCLIP_MODEL`` / ``$ANOCLIP_PRETRAINED`` (an open_clip
     tag or a checkpoint file; defaults ViT-B-16-plus-240 / laion400m_e32), so that
     ``make book`` and every chapter load the same model without editing a notebook.
-    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment
-    (smoke mode overrides the architecture and weights, loudly). Offline without cached weights
-    this raises an error that lists each source tried and says how to pass a local checkpoint or
-    switch to ``ANOCLIP_SMOKE=1``.
+    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment.
+    Offline without cached weights this raises an error that lists each source tried and says
+    how to pass a local checkpoint or switch to ``ANOCLIP_SMOKE=1``.
+
+    In smoke mode the tiny random model is asked for by name, whatever the arguments: a page
+    announces smoke mode with the banner on every figure (:func:`setup_figures`), so the warning
+    :meth:`~anoclip.AnoCLIP.from_pretrained` gives when the environment swaps a model behind a
+    caller's back would only be noise on every page.
     """
     from .env import model_name, pretrained
     from .model import AnoCLIP
 
+    if smoke_mode():
+        from .backbone import TINY_MODEL
+
+        kwargs.update(name=TINY_MODEL, pretrained=None, image_size=None)
     kwargs.setdefault("name", model_name())
     kwargs.setdefault("pretrained", pretrained())
     return AnoCLIP.from_pretrained(**kwargs)
@@ -78,6 +87,42 @@ def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
     from .data.samples import prepare_mvtec_categories
 
     return prepare_mvtec_categories(data_dir() / "mvtec_book", categories)
+
+
+def benchmark_results(dataset: str, model: Any, method: str = "anoclip", tta: bool = False) -> Optional[Tuple[Path, list]]:
+    """The finished categories of a benchmark run (chapter 6, ``anoclip bench``) under :func:`results_dir`.
+
+    Looks two folder levels down for a run's ``config.json`` of this ``dataset`` and ``method``
+    (no method options), with or without TTA, made with this model's architecture, weights and
+    input size; among several it prefers a run without ``limit``, then the one with the most
+    finished categories. Returns ``(folder, [CategoryResult, ...])``, or ``None`` when there is
+    none, so a chapter can say so instead of failing.
+    """
+    import json
+
+    from .bench import load_category_result
+
+    base = results_dir()
+    runs = []
+    for config in sorted(base.glob("config.json")) + sorted(base.glob("*/config.json")) + sorted(base.glob("*/*/config.json")):
+        try:
+            record = json.loads(config.read_text())
+        except (OSError, ValueError):
+            continue
+        weights = record.get("model", {})
+        if (record.get("dataset"), record.get("method"), record.get("method_options"), record.get("tta") is not None) != (
+            dataset, method, {}, tta
+        ) or (weights.get("model"), weights.get("pretrained"), weights.get("image_size")) != (
+            model.name, model.pretrained, model.image_size
+        ):
+            continue
+        finished = sorted((config.parent / "categories").glob("*.json"))
+        if finished:
+            runs.append((record.get("limit") is not None, -len(finished), config.parent, finished))
+    if not runs:
+        return None
+    _, _, folder, finished = min(runs, key=lambda run: run[:2])
+    return folder, [load_category_result(path) for path in finished]
 
 
 def spread(samples: Sequence[Any], count: int) -> list:
@@ -111,6 +156,43 @@ def load_examples(model: Any, root: Path, categories: Sequence[str], per_label: 
             "labels": np.array([bool(sample.anomaly) for sample in chosen]),
         }
     return examples
+
+
+def tidy(fig: Any) -> None:
+    """``tight_layout`` for a pyplot figure that keeps the top strip free for the smoke banner.
+
+    The banner (:func:`add_smoke_banner`) is drawn in the top :data:`BANNER_INCHES` of a
+    smoke-mode figure; a plain ``tight_layout`` would slide the titles under it.
+    """
+    top = 1 - BANNER_INCHES / fig.get_figheight() if smoke_mode() else 1
+    fig.tight_layout(rect=(0, 0, 1, top))
+
+
+def table(frame: Any, floats: str = "{:.3f}", formats: Optional[dict] = None) -> Any:
+    """A pandas DataFrame (or Styler) as an HTML table that fits the book's text column.
+
+    Numbers are formatted (``floats`` for every float column, ``formats`` per column), text
+    cells wrap, and a table still wider than the column scrolls sideways inside its own box
+    instead of running off the page. Returns an IPython ``HTML`` object (display it or end the
+    cell with it).
+    """
+    from IPython.display import HTML
+    from pandas.io.formats.style import Styler
+
+    styler = frame if isinstance(frame, Styler) else None
+    if styler is None:
+        floating = [column for column, kind in frame.dtypes.items() if kind.kind == "f"]
+        styler = frame.style.format(floats, subset=floating, na_rep="–")
+    if formats:
+        styler = styler.format(formats, na_rep="–")
+    inner = styler.set_table_attributes('class="anoclip-table"').to_html()
+    return HTML(
+        '<div style="overflow-x: auto; max-width: 100%;">'
+        "<style>.anoclip-table { font-size: 0.85em; border-collapse: collapse; } "
+        ".anoclip-table th, .anoclip-table td { padding: 0.2em 0.6em; white-space: normal; max-width: 22em; } "
+        ".anoclip-table td { text-align: right; } .anoclip-table th { text-align: left; }</style>"
+        f"{inner}</div>"
+    )
 
 
 def add_smoke_banner(fig: Any, text: str = SMOKE_BANNER) -> None:

@@ -408,3 +408,40 @@ class AnoCLIP:
             patch_scores_before_tta=before,
             anomaly_maps_before_tta=None if before is None else scoring.anomaly_maps(before, size, config.smoothing, config.sigma),
         )
+
+    # ---------------------------------------------------------------- decisions
+    def calibrate(
+        self,
+        normal_images: Images,
+        class_name: str,
+        fpr: float = 0.01,
+        *,
+        method: Method = "anoclip",
+        tta: Union[bool, TTAConfig] = False,
+        batch_size: int = 8,
+    ) -> "anoclip.calibration.Thresholds":
+        """Pixel and image thresholds at false-positive rate ``fpr`` on these normal images.
+
+        Returns an :class:`anoclip.calibration.Thresholds` (``pixel_threshold``,
+        ``image_threshold``; ``.save(path)`` / ``Thresholds.load(path)``) that records this model,
+        config, method, TTA setting and class: the thresholds hold only for predictions made the
+        same way, so pass the ``method`` and ``tta`` you will predict with. The rule, the minimum
+        number of images (99 at ``fpr=0.01``, 19 at 0.05) and how closely new normal images
+        follow the target are in :mod:`anoclip.calibration`; too few images raise
+        :class:`~anoclip.calibration.TooFewNormalImagesError` before any image is encoded.
+        """
+        from .calibration import Thresholds, check_count
+
+        items = self._as_batch(normal_images) if isinstance(normal_images, Tensor) else list(normal_images)
+        check_count(len(items), fpr, "normal_images")
+        tta_config = TTAConfig() if tta is True else (tta or None)
+        maps, scores = [], []
+        for start in range(0, len(items), batch_size):
+            prediction = self.predict(items[start:start + batch_size], class_name, method, tta=tta_config)
+            maps.append(prediction.anomaly_maps.float().cpu().numpy())
+            scores.append(prediction.image_scores.float().cpu().numpy())
+        return Thresholds.from_scores(
+            np.concatenate(maps), np.concatenate(scores), fpr, class_name=class_name,
+            method=get_method(method).info.name, tta=None if tta_config is None else tta_config.to_dict(),
+            model=self.describe(),
+        )
