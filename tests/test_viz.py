@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from anoclip import AnoCLIP
-from anoclip.book import SMOKE_BANNER
+from anoclip.book import REHEARSAL_BANNER, SMOKE_BANNER
 from anoclip.methods import get_method
 from anoclip.data import load_sample, make_synthetic_dataset, Meta
 from anoclip.protocol import resize_mask
@@ -207,6 +207,18 @@ def test_figures_carry_the_smoke_banner_only_in_smoke_mode(monkeypatch):
     monkeypatch.setenv("ANOCLIP_SMOKE", "1")
     for fig in _figures():
         assert [text.get_text() for text in fig.texts].count(SMOKE_BANNER) == 1
+
+
+def test_a_rehearsal_stamps_its_own_banner_and_smoke_mode_wins(monkeypatch, tmp_path):
+    monkeypatch.delenv("ANOCLIP_SMOKE", raising=False)
+    monkeypatch.setenv("ANOCLIP_STANDINS", str(tmp_path / "standins.json"))  # a rehearsal is under way
+    for fig in _figures():
+        texts = [text.get_text() for text in fig.texts]
+        assert texts.count(REHEARSAL_BANNER) == 1 and SMOKE_BANNER not in texts
+    monkeypatch.setenv("ANOCLIP_SMOKE", "1")
+    for fig in _figures():
+        texts = [text.get_text() for text in fig.texts]
+        assert texts.count(SMOKE_BANNER) == 1 and REHEARSAL_BANNER not in texts
 
 
 def test_map_grid_has_one_row_per_method_plus_images():
