@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 __all__ = ["code", "home_path", "html_table", "link", "text"]
 
@@ -40,11 +40,17 @@ def home_path(path: Union[str, Path]) -> str:
     return "~" + value[len(home):] if value == home or value.startswith(home + "/") else value
 
 
-def html_table(frame: Any, floats: str = "{:.1f}") -> Any:
+def html_table(frame: Any, floats: str = "{:.1f}", min_width: Optional[str] = None) -> Any:
     """A pandas DataFrame as an IPython ``HTML`` table; cells may hold :func:`link` / :func:`code`
-    markup, plain strings must already be escaped with :func:`text`; NaN shows as an en dash."""
+    markup, plain strings must already be escaped with :func:`text`; NaN shows as an en dash.
+
+    ``min_width`` (a CSS length such as ``"70em"``) keeps a table with long text cells from being
+    squeezed into the page's narrow column: it keeps that width and scrolls sideways instead.
+    """
     from IPython.display import HTML
 
     table = frame.to_html(escape=False, na_rep="–", float_format=floats.format, border=0,
                           classes="table table-sm")
+    if min_width:
+        table = table.replace("<table ", f'<table style="min-width: {min_width}" ', 1)
     return HTML(_BOX.format(table=table))
