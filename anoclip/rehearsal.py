@@ -24,8 +24,8 @@ It prints each notebook's execution time and ends with one line::
     rehearsal: N notebooks executed in real mode, M files served, K checksums verified
 
 and exits non-zero on any error: a failed build, a notebook not executed, a file the book asked
-for and the mirror lacks, a plan dataset left unprepared, a stand-in not verified, or a smoke
-banner on a page.
+for and the mirror lacks, a plan dataset left unprepared, a stand-in not verified, a smoke
+banner on a page, or a page that does not say REHEARSAL.
 """
 from __future__ import annotations
 
@@ -482,14 +482,19 @@ def cell_outputs(page: str) -> List[str]:
     return [re.split(r'<div class="cell docutils|<section|</section>', piece, maxsplit=1)[0] for piece in pieces]
 
 
-def smoke_pages(book: Path) -> List[str]:
-    """Built pages whose outputs show a smoke-mode banner (a rehearsal runs in real mode: none may).
+def pages_showing(book: Path, banner: str) -> List[str]:
+    """Built pages of the book in ``book`` (its ``_build/html``) whose cell outputs show ``banner``.
 
-    The chapters' code mentions the banner (it prints it in smoke mode), so only outputs count.
+    The chapters' code mentions the banners (they print them), so only outputs count.
     """
     html = book / "_build" / "html"
     return sorted(str(page.relative_to(html)) for page in html.rglob("*.html")
-                  if any("SMOKE MODE" in output for output in cell_outputs(page.read_text(encoding="utf-8", errors="replace"))))
+                  if any(banner in output for output in cell_outputs(page.read_text(encoding="utf-8", errors="replace"))))
+
+
+def smoke_pages(book: Path) -> List[str]:
+    """Pages showing a smoke-mode banner: a rehearsal (and the published site) runs in real mode."""
+    return pages_showing(book, "SMOKE MODE")
 
 
 def unprepared(layout: Layout) -> List[str]:
@@ -526,6 +531,9 @@ def rehearse(model: str = TINY_MODEL, out: Optional[Path] = None, plan: Optional
     problems += [f"{path.relative_to(ROOT)} was not executed" for path in expected if path.resolve() not in executed]
     problems += [f"the book asked the mirror for {miss}" for miss in server.misses()]
     problems += [f"{page} shows a SMOKE MODE banner in a real-mode build" for page in smoke_pages(layout.book)]
+    loud = set(pages_showing(layout.book, "REHEARSAL"))
+    problems += [f"{page} does not say REHEARSAL in its outputs" for page in
+                 (path.relative_to(ROOT).with_suffix(".html").as_posix() for path in expected) if page not in loud]
     if status == 0:
         problems += unprepared(layout)
     else:

@@ -219,12 +219,12 @@ def test_only_outputs_count_as_a_smoke_banner(tmp_path):
     assert cell_outputs((html / "code.html").read_text()) == [' docutils container">real output</div></div>']
 
 
-def test_chapter_6_lifts_the_cell_limit_with_the_key_myst_nb_reads():
+def test_chapter_6_lifts_the_cell_limit_with_the_keys_myst_nb_and_its_executor_read():
     from myst_nb.core.config import NbParserConfig
 
     metadata = json.loads((ROOT / "book" / "06_benchmark.ipynb").read_text())["metadata"]
-    assert "execution" not in metadata  # the key myst-nb 1.x ignores
-    assert NbParserConfig().copy(**metadata["mystnb"]).execution_timeout == -1
+    assert NbParserConfig().copy(**metadata["mystnb"]).execution_timeout == -1  # myst-nb's file-level key
+    assert metadata["execution"] == {"timeout": -1}  # jupyter-cache's meta_override (and nbmake) read this one
 
 
 # ----------------------------------------------------------------------------------------------
