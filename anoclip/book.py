@@ -29,14 +29,16 @@ from .fileio import write_json_atomic
 
 __all__ = [
     "CPU_BASELINE_IMAGES", "REHEARSAL_BANNER", "SMOKE_BANNER", "BenchPlan", "CommittedRun", "RecordedRun",
-    "add_figure_banner", "add_smoke_banner", "bench_plans", "choose_plan", "committed_runs", "comparable_metric",
-    "data_dir", "export_run", "figure_banner", "glue", "hardware", "in_colab", "load_examples", "load_model",
-    "quiet", "read_bench_folder", "read_provenance", "rehearsal_mode", "results_dir", "run_provenance",
-    "sample_dataset", "setup_figures", "smoke_mode", "source_revision", "spread", "write_provenance",
+    "add_figure_banner", "add_smoke_banner", "bench_plans", "benchmark_results", "choose_plan", "committed_runs",
+    "comparable_metric", "data_dir", "export_run", "figure_banner", "glue", "hardware", "in_colab", "load_examples",
+    "load_model", "quiet", "read_bench_folder", "read_provenance", "rehearsal_mode", "results_dir", "run_provenance",
+    "sample_dataset", "setup_figures", "smoke_mode", "source_revision", "spread", "table", "tidy",
+    "write_provenance",
 ]
 
 SMOKE_BANNER = "SMOKE MODE: tiny random CLIP + synthetic data. Numbers are NOT meaningful."
 REHEARSAL_BANNER = "REHEARSAL: random-weight checkpoint + synthetic stand-in data (ANOCLIP_STANDINS). NOT a result."
+BANNER_INCHES = 0.4  # height kept free for the banner at the top of a smoke-mode (or rehearsal) figure
 
 
 def in_colab() -> bool:
@@ -83,14 +85,22 @@ def load_model(**kwargs: Any):
     The architecture and weights are ``$ANOCLIP_MODEL`` / ``$ANOCLIP_PRETRAINED`` (an open_clip
     tag or a checkpoint file; defaults ViT-B-16-plus-240 / laion400m_e32), so that
     ``make book`` and every chapter load the same model without editing a notebook.
-    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment
-    (smoke mode overrides the architecture and weights, loudly). Offline without cached weights
-    this raises an error that lists each source tried and says how to pass a local checkpoint or
-    switch to ``ANOCLIP_SMOKE=1``.
+    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment.
+    Offline without cached weights this raises an error that lists each source tried and says
+    how to pass a local checkpoint or switch to ``ANOCLIP_SMOKE=1``.
+
+    In smoke mode the tiny random model is asked for by name, whatever the arguments: a page
+    announces smoke mode with the banner on every figure (:func:`setup_figures`), so the warning
+    :meth:`~anoclip.AnoCLIP.from_pretrained` gives when the environment swaps a model behind a
+    caller's back would only be noise on every page.
     """
     from .env import model_name, pretrained
     from .model import AnoCLIP
 
+    if smoke_mode():
+        from .backbone import TINY_MODEL
+
+        kwargs.update(name=TINY_MODEL, pretrained=None, image_size=None)
     kwargs.setdefault("name", model_name())
     kwargs.setdefault("pretrained", pretrained())
     return AnoCLIP.from_pretrained(**kwargs)
@@ -115,6 +125,42 @@ def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
     from .data.samples import prepare_mvtec_categories
 
     return prepare_mvtec_categories(data_dir() / "mvtec_book", categories)
+
+
+def benchmark_results(dataset: str, model: Any, method: str = "anoclip", tta: bool = False) -> Optional[Tuple[Path, list]]:
+    """The finished categories of a benchmark run (chapter 6, ``anoclip bench``) under :func:`results_dir`.
+
+    Looks two folder levels down for a run's ``config.json`` of this ``dataset`` and ``method``
+    (no method options), with or without TTA, made with this model's architecture, weights and
+    input size; among several it prefers a run without ``limit``, then the one with the most
+    finished categories. Returns ``(folder, [CategoryResult, ...])``, or ``None`` when there is
+    none, so a chapter can say so instead of failing.
+    """
+    import json
+
+    from .bench import load_category_result
+
+    base = results_dir()
+    runs = []
+    for config in sorted(base.glob("config.json")) + sorted(base.glob("*/config.json")) + sorted(base.glob("*/*/config.json")):
+        try:
+            record = json.loads(config.read_text())
+        except (OSError, ValueError):
+            continue
+        weights = record.get("model", {})
+        if (record.get("dataset"), record.get("method"), record.get("method_options"), record.get("tta") is not None) != (
+            dataset, method, {}, tta
+        ) or (weights.get("model"), weights.get("pretrained"), weights.get("image_size")) != (
+            model.name, model.pretrained, model.image_size
+        ):
+            continue
+        finished = sorted((config.parent / "categories").glob("*.json"))
+        if finished:
+            runs.append((record.get("limit") is not None, -len(finished), config.parent, finished))
+    if not runs:
+        return None
+    _, _, folder, finished = min(runs, key=lambda run: run[:2])
+    return folder, [load_category_result(path) for path in finished]
 
 
 def spread(samples: Sequence[Any], count: int) -> list:
@@ -155,6 +201,43 @@ def add_figure_banner(fig: Any) -> None:
     banner = figure_banner()
     if banner is not None:
         add_smoke_banner(fig, banner)
+
+
+def tidy(fig: Any) -> None:
+    """``tight_layout`` for a pyplot figure that keeps the top strip free for the smoke banner.
+
+    The banner (:func:`add_smoke_banner`) is drawn in the top :data:`BANNER_INCHES` of a
+    smoke-mode figure; a plain ``tight_layout`` would slide the titles under it.
+    """
+    top = 1 - BANNER_INCHES / fig.get_figheight() if figure_banner() is not None else 1
+    fig.tight_layout(rect=(0, 0, 1, top))
+
+
+def table(frame: Any, floats: str = "{:.3f}", formats: Optional[dict] = None) -> Any:
+    """A pandas DataFrame (or Styler) as an HTML table that fits the book's text column.
+
+    Numbers are formatted (``floats`` for every float column, ``formats`` per column), text
+    cells wrap, and a table still wider than the column scrolls sideways inside its own box
+    instead of running off the page. Returns an IPython ``HTML`` object (display it or end the
+    cell with it).
+    """
+    from IPython.display import HTML
+    from pandas.io.formats.style import Styler
+
+    styler = frame if isinstance(frame, Styler) else None
+    if styler is None:
+        floating = [column for column, kind in frame.dtypes.items() if kind.kind == "f"]
+        styler = frame.style.format(floats, subset=floating, na_rep="–")
+    if formats:
+        styler = styler.format(formats, na_rep="–")
+    inner = styler.set_table_attributes('class="anoclip-table"').to_html()
+    return HTML(
+        '<div style="overflow-x: auto; max-width: 100%;">'
+        "<style>.anoclip-table { font-size: 0.85em; border-collapse: collapse; } "
+        ".anoclip-table th, .anoclip-table td { padding: 0.2em 0.6em; white-space: normal; max-width: 22em; } "
+        ".anoclip-table td { text-align: right; } .anoclip-table th { text-align: left; }</style>"
+        f"{inner}</div>"
+    )
 
 
 def add_smoke_banner(fig: Any, text: str = SMOKE_BANNER) -> None:
