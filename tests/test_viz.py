@@ -6,6 +6,7 @@ that forward passes are cached (callbacks only redraw).
 """
 import datetime
 import itertools
+from pathlib import Path
 import math
 from types import SimpleNamespace
 
@@ -530,3 +531,17 @@ def test_benchmark_results_prefers_a_full_run_of_the_same_model(tmp_path, monkey
     assert folder == tmp_path / "smoke" / "full" and [r.category for r in results] == ["bottle"]
     assert benchmark_results("synthetic", tiny, tta=True)[0] == tmp_path / "tta"
     assert benchmark_results("mvtec", tiny) is None
+
+
+def test_table_cells_escape_text_and_keep_their_markup():
+    import pandas as pd
+
+    from anoclip.viz.tables import code, home_path, html_table, link, text
+
+    frame = pd.DataFrame([{"name": text("a<b & c"), "where": link("site", "https://x.org/?a=1&b=2"), "cmd": code("ls <dir>"),
+                           "value": 12.345}])
+    page = html_table(frame, floats="{:.1f}", min_width="40em").data
+    assert "a&lt;b &amp; c" in page and '<a href="https://x.org/?a=1&amp;b=2">site</a>' in page
+    assert "<code>ls &lt;dir&gt;</code>" in page and "12.3" in page and "12.345" not in page
+    assert 'style="min-width: 40em"' in page and "min-width" not in html_table(frame).data
+    assert home_path(Path.home() / "data") == "~/data" and home_path("/elsewhere/data") == "/elsewhere/data"

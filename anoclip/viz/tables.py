@@ -1,10 +1,9 @@
-"""HTML tables for the rendered book: escaped text, links and code in cells, and a width that fits.
+"""Cells for the book's HTML tables: escaped text, links and code, and a minimum width.
 
-pandas' own ``to_html`` escapes everything or nothing; chapter tables mix plain text (escaped
-here) with markup made by :func:`link` and :func:`code`, so cells are escaped when they are
-built and the frame is rendered with ``escape=False``. A table wider than the page scrolls
-sideways inside its own box instead of pushing the page wider (the book theme's content column
-is narrow).
+Chapter tables mix plain text with links and inline code, so each cell is escaped or marked up
+when it is built (:func:`text`, :func:`link`, :func:`code`) and the frame is rendered by
+:func:`anoclip.book.table`, which leaves cells as they are. A table with long text columns gets
+a minimum width and scrolls sideways in its box instead of being squeezed into the narrow column.
 """
 from __future__ import annotations
 
@@ -13,10 +12,6 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 __all__ = ["code", "home_path", "html_table", "link", "text"]
-
-_BOX = ('<div class="anoclip-table" style="overflow-x: auto; max-width: 100%; font-size: 0.85em; '
-        'margin-bottom: 1em">{table}</div>')
-
 
 def text(value: Any) -> str:
     """A plain value as cell markup (escaped)."""
@@ -41,16 +36,15 @@ def home_path(path: Union[str, Path]) -> str:
 
 
 def html_table(frame: Any, floats: str = "{:.1f}", min_width: Optional[str] = None) -> Any:
-    """A pandas DataFrame as an IPython ``HTML`` table; cells may hold :func:`link` / :func:`code`
-    markup, plain strings must already be escaped with :func:`text`; NaN shows as an en dash.
+    """:func:`anoclip.book.table` of a frame whose cells may hold :func:`link` / :func:`code` markup
+    (plain strings must already be escaped with :func:`text`).
 
     ``min_width`` (a CSS length such as ``"70em"``) keeps a table with long text cells from being
     squeezed into the page's narrow column: it keeps that width and scrolls sideways instead.
     """
-    from IPython.display import HTML
+    from ..book import table
 
-    table = frame.to_html(escape=False, na_rep="–", float_format=floats.format, border=0,
-                          classes="table table-sm")
+    rendered = table(frame, floats=floats)
     if min_width:
-        table = table.replace("<table ", f'<table style="min-width: {min_width}" ', 1)
-    return HTML(_BOX.format(table=table))
+        rendered.data = rendered.data.replace('class="anoclip-table"', f'class="anoclip-table" style="min-width: {min_width}"', 1)
+    return rendered
