@@ -52,7 +52,6 @@ from .book import bench_plans, quiet
 from .data import standins
 from .data.download import archive_stem
 from .data.registry import DATASETS, MVTEC_CATEGORIES
-from .data.samples import BOOK_CATEGORIES
 from .data.sources import Source, package_table
 from .env import DEFAULT_MODEL, DEFAULT_PRETRAINED
 
@@ -69,6 +68,11 @@ ANNOUNCEMENT = (
 )
 MARKER = ".anoclip-rehearsal"
 CHECKPOINT_SEED = 20240901
+# (normal training images, normal test images, anomalous test images) of the MVTec AD categories
+# the chapters show: 1-5 bottle and grid, 7 also pill; chapter 7 calibrates bottle's image
+# threshold at a 1 % false-positive rate from up to 100 training images, so it needs >= 99.
+SHOWN_COUNTS = {"bottle": (110, 4, 4), "grid": (2, 4, 4), "pill": (2, 4, 4)}
+OTHER_COUNTS = (2, 1, 2)
 DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, every connection is refused
 
 # The look of each MVTec AD category: the synthetic renderer knows two textures and two objects.
@@ -187,14 +191,14 @@ def pack(archive: Path, roots: Sequence[Tuple[Path, str]]) -> Path:
     return archive
 
 
-def _mvtec_layout(folder: Path, n_train: int, counts: Callable[[str], Tuple[int, int]]) -> Path:
+def _mvtec_layout(folder: Path, counts: Callable[[str], Tuple[int, int, int]]) -> Path:
     """All 15 MVTec AD categories in the full archive's layout (``<category>/...`` plus
     ``license.txt`` and ``readme.txt``), each drawn in the look of a synthetic category."""
     folder.mkdir(parents=True)
     for seed, category in enumerate(MVTEC_CATEGORIES):
         scratch = folder.parent / f".{category}.scratch"
         look = _MVTEC_LOOK[category]
-        good, defect = counts(category)
+        n_train, good, defect = counts(category)
         standins.mvtec_category(scratch, look, n_train=n_train, n_test_good=good, n_test_defect=defect, seed=seed)
         os.replace(scratch / look, folder / category)
         for name in ("license.txt", "readme.txt"):
@@ -214,11 +218,11 @@ def _top_folder(source: Source, written: Path, scratch: Path) -> Optional[str]:
     return written.name
 
 
-def build_mirror(folder: Path, model: str = TINY_MODEL, *, n_train: int = 2) -> Mirror:
+def build_mirror(folder: Path, model: str = TINY_MODEL) -> Mirror:
     """Write the stand-in mirror into the empty or new ``folder``; see the module docstring.
 
-    MVTec AD: the book's categories (bottle, grid) get 4 normal and 4 anomalous test images so the
-    chapters' examples have both kinds; the other 13 categories 1 and 2.
+    MVTec AD: the categories the chapters show get enough images for their real branches
+    (:data:`SHOWN_COUNTS`), the others a minimum (:data:`OTHER_COUNTS`).
     """
     if model not in MODELS:
         raise ValueError(f"The rehearsal knows the models {', '.join(MODELS)}, not {model!r}.")
@@ -235,7 +239,7 @@ def build_mirror(folder: Path, model: str = TINY_MODEL, *, n_train: int = 2) -> 
         served.append(ServedFile(source_id, path.name, sha256_of(path), checked))
 
     try:
-        layout = _mvtec_layout(work / "mvtec", n_train, lambda c: (4, 4) if c in BOOK_CATEGORIES else (1, 2))
+        layout = _mvtec_layout(work / "mvtec", lambda c: SHOWN_COUNTS.get(c, OTHER_COUNTS))
         full = table.get("mvtec_ad")
         serve(full.id, pack(folder / full.file, contents(layout)), _has_checks(full))
         notes = [(layout / name, name) for name in ("license.txt", "readme.txt")]
