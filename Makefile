@@ -1,6 +1,11 @@
 # The README's two Quick start commands:
-#   make book   build the Jupyter Book with real CLIP weights (fetched once)
-#   make test   run every test: pytest + the book built in smoke mode (tiny random CLIP)
+#   make book       build the Jupyter Book with real CLIP weights (fetched once)
+#   make test       run every test: pytest, the book built in smoke mode (tiny random CLIP) and the
+#                   rehearsal of the real path (make rehearse)
+# and the rehearsal on its own:
+#   make rehearse   the whole book in real mode, every download served by a stand-in mirror on
+#                   127.0.0.1 (random-weight checkpoint, synthetic raw layouts); MODEL=anoclip-tiny
+#                   (default, minutes) or MODEL=ViT-B-16-plus-240 (hours on a CPU)
 # Each creates (or refreshes) the virtual environment .venv with everything it needs.
 
 PYTHON ?= python3
@@ -8,8 +13,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
+MODEL ?= anoclip-tiny
 
-.PHONY: book test pytest smoke-book install clean
+.PHONY: book test pytest smoke-book rehearse install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +31,17 @@ book: $(STAMP)
 	$(BIN)/anoclip prefetch
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: pytest smoke-book
+test: pytest smoke-book rehearse
 
 pytest: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) -q
 
 smoke-book: $(STAMP)
 	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
+
+# Output, data, results and caches of the rehearsal: _build/rehearsal (replaced on every run).
+rehearse: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m anoclip.rehearsal --model $(MODEL)
 
 clean:
 	rm -rf _build

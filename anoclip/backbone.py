@@ -162,13 +162,15 @@ def resolve_checkpoint(name: str, pretrained: str, cache_dir: Optional[str] = No
 
     Raises:
         FileNotFoundError: ``pretrained`` looks like a path but no file is there.
-        ValueError: ``pretrained`` is neither a file nor a tag open_clip knows for ``name``.
+        ValueError: ``pretrained`` is neither a file nor a tag that open_clip or the sources table
+            knows for ``name``.
         WeightsUnavailableError: no source gave the (verified) weights; the message lists each.
     """
     if os.path.isfile(pretrained):
         return pretrained
     tag_config = open_clip.get_pretrained_cfg(name, pretrained)
-    if not tag_config:
+    listed = default_table().weights(name, pretrained)  # a table row serves a tag open_clip does not know, too
+    if not tag_config and listed is None:
         if _looks_like_path(pretrained):
             raise FileNotFoundError(
                 f"Checkpoint file not found: {pretrained}. Check the path, or pass an open_clip tag "
@@ -179,7 +181,7 @@ def resolve_checkpoint(name: str, pretrained: str, cache_dir: Optional[str] = No
             f"Known tags: {open_clip.list_pretrained_tags_by_model(name)}."
         )
     folder = Path(cache_dir).expanduser() if cache_dir else env.cache_dir() / "weights"
-    source = default_table().weights(name, pretrained) or _unlisted_source(name, pretrained, tag_config)
+    source = listed or _unlisted_source(name, pretrained, tag_config)
     hub = source.hf_hub if source is not None else tag_config.get("hf_hub")
     attempts: List[Attempt] = []
     if source is not None:

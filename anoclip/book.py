@@ -1,24 +1,44 @@
-"""Small helpers the book's notebooks share: smoke mode, Colab detection, banners, glue.
+"""Small helpers the book's notebooks share: smoke mode, Colab detection, banners, glue, and
+chapter 6's benchmark plan, provenance and committed results.
 
-Kept free of heavy imports (no myst-nb, no IPython at import time) so that the package, the
-CLI and the tests can read the smoke switch without pulling in a notebook stack.
+Kept free of heavy imports (no myst-nb, no IPython, no torch at import time) so that the
+package, the CLI and the tests can read the smoke switch without pulling in a notebook stack.
 """
 from __future__ import annotations
 
+import contextlib
+import csv
+import datetime
+import json
+import logging
+import math
 import numbers
+import os
+import platform
+import shutil
+import subprocess
 import sys
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from . import env
 from .env import data_dir, results_dir, smoke_mode
+from .fileio import write_json_atomic
 
 __all__ = [
-    "SMOKE_BANNER", "add_smoke_banner", "benchmark_results", "data_dir", "glue", "in_colab", "load_examples", "load_model",
-    "results_dir", "sample_dataset", "setup_figures", "smoke_mode", "spread", "table", "tidy",
+    "CPU_BASELINE_IMAGES", "REHEARSAL_BANNER", "SMOKE_BANNER", "BenchPlan", "CommittedRun", "RecordedRun",
+    "add_figure_banner", "add_smoke_banner", "bench_plans", "benchmark_results", "choose_plan", "committed_runs",
+    "comparable_metric", "data_dir", "export_run", "figure_banner", "glue", "hardware", "in_colab", "load_examples",
+    "load_model", "quiet", "read_bench_folder", "read_provenance", "rehearsal_mode", "results_dir", "run_provenance",
+    "sample_dataset", "setup_figures", "smoke_mode", "source_revision", "spread", "table", "tidy",
+    "write_provenance",
 ]
 
 SMOKE_BANNER = "SMOKE MODE: tiny random CLIP + synthetic data. Numbers are NOT meaningful."
-BANNER_INCHES = 0.4  # height kept free for the banner at the top of a smoke-mode figure
+REHEARSAL_BANNER = "REHEARSAL: random-weight checkpoint + synthetic stand-in data (ANOCLIP_STANDINS). NOT a result."
+BANNER_INCHES = 0.4  # height kept free for the banner at the top of a smoke-mode (or rehearsal) figure
 
 
 def in_colab() -> bool:
@@ -26,17 +46,35 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def rehearsal_mode() -> bool:
+    """True while a stand-in manifest is active (``make rehearse``): the real code path runs, but on
+    a random-weight checkpoint and synthetic stand-ins, so nothing computed is a result."""
+    return env.standins() is not None
+
+
+def figure_banner() -> Optional[str]:
+    """The banner every figure must carry now: smoke mode's, a rehearsal's, or None (real results)."""
+    if smoke_mode():
+        return SMOKE_BANNER
+    return REHEARSAL_BANNER if rehearsal_mode() else None
+
+
 def setup_figures() -> None:
-    """In smoke mode, stamp the banner on every pyplot figure the notebook creates.
+    """Stamp the current banner (smoke mode, rehearsal) on every pyplot figure the notebook creates.
 
     Uses matplotlib's ``figure.hooks`` (called for each ``plt.figure``/``plt.subplots``), so no
     chapter can forget it. Figures built with the object API get it from :mod:`anoclip.viz`.
+    A rehearsal is not smoke mode (no chapter prints a smoke line), so it is announced here, once
+    at the top of every chapter.
     """
-    if not smoke_mode():
+    banner = figure_banner()
+    if banner is None:
         return
+    if banner == REHEARSAL_BANNER:
+        print(f"!!! {REHEARSAL_BANNER}")
     import matplotlib
 
-    hook = f"{__name__}:add_smoke_banner"
+    hook = f"{__name__}:add_figure_banner"
     if hook not in matplotlib.rcParams["figure.hooks"]:
         matplotlib.rcParams["figure.hooks"] = [*matplotlib.rcParams["figure.hooks"], hook]
 
@@ -158,13 +196,20 @@ def load_examples(model: Any, root: Path, categories: Sequence[str], per_label: 
     return examples
 
 
+def add_figure_banner(fig: Any) -> None:
+    """The figure hook of :func:`setup_figures`: stamp :func:`figure_banner`'s text, if any."""
+    banner = figure_banner()
+    if banner is not None:
+        add_smoke_banner(fig, banner)
+
+
 def tidy(fig: Any) -> None:
     """``tight_layout`` for a pyplot figure that keeps the top strip free for the smoke banner.
 
     The banner (:func:`add_smoke_banner`) is drawn in the top :data:`BANNER_INCHES` of a
     smoke-mode figure; a plain ``tight_layout`` would slide the titles under it.
     """
-    top = 1 - BANNER_INCHES / fig.get_figheight() if smoke_mode() else 1
+    top = 1 - BANNER_INCHES / fig.get_figheight() if figure_banner() is not None else 1
     fig.tight_layout(rect=(0, 0, 1, top))
 
 
@@ -196,7 +241,7 @@ def table(frame: Any, floats: str = "{:.3f}", formats: Optional[dict] = None) ->
 
 
 def add_smoke_banner(fig: Any, text: str = SMOKE_BANNER) -> None:
-    """Stamp a red banner across a matplotlib figure so no smoke-mode plot passes for a result."""
+    """Stamp a red banner across a matplotlib figure so no smoke-mode (or rehearsal) plot passes for a result."""
     fig.text(
         0.5, 0.995, text, ha="center", va="top", fontsize=10, fontweight="bold", color="white",
         bbox=dict(boxstyle="square,pad=0.3", facecolor="#c0392b", edgecolor="none"),
@@ -226,3 +271,288 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     ipy_display(bundle, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
     if display:
         ipy_display(value)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Keep library chatter off the page: Python warnings and log records below ERROR.
+
+    For cells whose own output says what matters (e.g. open_clip logs "No pretrained weights
+    loaded" while the book loads a checkpoint right after building the model). Prints, including
+    the ``!!! STAND-IN`` announcements of a rehearsal, are not touched.
+    """
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+# ----------------------------------------------------------------------------------------------
+# Chapter 6: the benchmark plan, provenance, committed results
+
+
+#: Images per MVTec AD category the baselines see under the CPU plan (see :func:`bench_plans`).
+CPU_BASELINE_IMAGES = 5
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What chapter 6 runs on this machine.
+
+    ``datasets`` get AnoCLIP and AnoCLIP+ on every test image; the training-free baselines run on
+    ``baseline_datasets``, on at most ``baseline_limit`` images per category (None: all).
+    """
+
+    name: str
+    title: str
+    datasets: Tuple[str, ...]
+    baseline_datasets: Tuple[str, ...]
+    baseline_limit: Optional[int]
+    why: str
+
+    def describe(self) -> str:
+        """One Markdown sentence: what runs, on which data, how far."""
+        from .data.registry import get_dataset
+
+        names = ", ".join(get_dataset(name).title for name in self.datasets)
+        baselines = ", ".join(get_dataset(name).title for name in self.baseline_datasets)
+        limit = "every test image" if self.baseline_limit is None else (
+            f"{self.baseline_limit} test images per category (alternately anomalous and normal)")
+        return (f"**{self.title}**: AnoCLIP and AnoCLIP+ on every test image of {names} (those prepared on this "
+                f"machine); the training-free baselines on {baselines}, {limit}. {self.why}")
+
+
+def bench_plans() -> Dict[str, BenchPlan]:
+    """The two plans, by name: ``cpu`` (fits a CPU-only machine such as a GitHub-hosted runner)
+    and ``gpu`` (the full ten-dataset table and every baseline)."""
+    from .data.registry import BENCHMARK_DATASETS
+
+    return {
+        "cpu": BenchPlan(
+            "cpu", "CPU plan", ("mvtec",), ("mvtec",), CPU_BASELINE_IMAGES,
+            "On CPU one ViT-B-16-plus-240 image costs seconds (22 views for its image score), so the whole "
+            "ten-dataset table would take days; MVTec AD with both AnoCLIP variants fits a few hours.",
+        ),
+        "gpu": BenchPlan(
+            "gpu", "GPU plan", tuple(BENCHMARK_DATASETS), ("mvtec", "visa"), None,
+            "On a GPU the whole suite runs in well under an hour per method.",
+        ),
+    }
+
+
+def choose_plan(gpu: bool) -> BenchPlan:
+    """``$ANOCLIP_PLAN`` when set, else the GPU plan on a GPU and the CPU plan without one."""
+    plans = bench_plans()
+    name = env.bench_plan() or ("gpu" if gpu else "cpu")
+    if name not in plans:
+        raise ValueError(
+            f"{env.PLAN_ENV}={name!r} is not a plan; set it to one of {', '.join(sorted(plans))}, or unset it "
+            "to let the hardware decide."
+        )
+    return plans[name]
+
+
+def hardware(device: Any) -> str:
+    """The machine in words: the GPU's name, or the CPU's model and the cores this process may use."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = names[0] if names else model
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU: {model}, {cores} cores"
+
+
+def source_revision() -> str:
+    """The git commit of the checkout this package runs from (``+ local changes`` when its tracked
+    files differ from it), else the package version: a pip-installed copy (Colab) has no git."""
+    from . import __version__
+
+    checkout = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> Optional[str]:
+        try:
+            done = subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--verify", "HEAD")
+    if not commit or git("ls-files", "anoclip/__init__.py") != "anoclip/__init__.py":
+        return f"anoclip {__version__} (not a git checkout)"
+    return commit + (" + local changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def run_provenance(plan: BenchPlan, model: Any, device: Any) -> Dict[str, Any]:
+    """What a reader needs to judge a set of chapter 6 results: plan, hardware, commit, date, model."""
+    import open_clip
+    import torch
+
+    from . import __version__
+
+    return {
+        "plan": plan.name, "plan_title": plan.title, "baseline_limit": plan.baseline_limit,
+        "hardware": hardware(device), "revision": source_revision(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "model": model.describe(), "anoclip": __version__, "torch": torch.__version__,
+        "open_clip": open_clip.__version__, "smoke": smoke_mode(), "rehearsal": rehearsal_mode(),
+    }
+
+
+PROVENANCE_FILE = "provenance.json"
+
+
+def write_provenance(folder: Path, record: Mapping[str, Any]) -> Path:
+    """Write ``record`` as ``folder/provenance.json`` (atomically)."""
+    return write_json_atomic(Path(folder) / PROVENANCE_FILE, dict(record))
+
+
+def read_provenance(folder: Path) -> Dict[str, Any]:
+    """The provenance record of a results folder; an error names the file and how to fix it."""
+    path = Path(folder) / PROVENANCE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(
+            f"{path}: {err}. Every committed run needs its provenance.json (plan, hardware, revision, date): "
+            "copy the one chapter 6 wrote next to the results (see book/results/README.md)."
+        ) from err
+    missing = [key for key in ("plan", "hardware", "revision", "date") if key not in record]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}; copy the provenance.json chapter 6 wrote.")
+    return record
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One ``anoclip bench`` output folder: its setting and its mean over categories (fractions)."""
+
+    folder: Path
+    dataset: str
+    method: str
+    tta: Optional[Dict[str, Any]]
+    limit: Optional[int]
+    model: Dict[str, Any]
+    means: Dict[str, float]
+    images: int
+    categories: int
+
+
+def read_bench_folder(folder: Path) -> RecordedRun:
+    """Read ``config.json`` and the ``mean`` row of ``results.csv`` that ``anoclip bench`` wrote."""
+    from .metrics import METRICS
+
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        with open(folder / "results.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        mean = next(row for row in rows if row["category"] == "mean")
+        means = {name: float(mean[name]) if mean[name] else math.nan for name in METRICS}
+        recorded = RecordedRun(
+            folder=folder, dataset=config["dataset"], method=config["method"], tta=config.get("tta"),
+            limit=config.get("limit"), model=config.get("model", {}), means=means, images=int(mean["images"]),
+            categories=len(rows) - 1,
+        )
+    except (OSError, ValueError, KeyError, StopIteration) as err:
+        raise ValueError(
+            f"{folder} is not a complete `anoclip bench` output (config.json and results.csv with a mean row): "
+            f"{type(err).__name__}: {err}. Copy the whole folder again."
+        ) from err
+    return recorded
+
+
+@dataclass(frozen=True)
+class CommittedRun:
+    """A set of results committed under ``book/results/<name>/``: provenance plus bench folders."""
+
+    folder: Path
+    provenance: Dict[str, Any]
+    runs: Tuple[RecordedRun, ...]
+
+
+def committed_runs(root: Path) -> List[CommittedRun]:
+    """Every committed run under ``root`` (each subfolder with a ``provenance.json``), by name.
+
+    A subfolder without one is an error, not skipped: results without provenance must not be shown.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        provenance = read_provenance(folder)
+        runs = tuple(read_bench_folder(sub) for sub in sorted(folder.iterdir()) if (sub / "config.json").is_file())
+        found.append(CommittedRun(folder, provenance, runs))
+    return found
+
+
+def export_run(source: Path, dest: Path) -> Path:
+    """Copy a finished plan's results (``$ANOCLIP_RESULTS/<plan>``) into ``dest`` for committing.
+
+    Takes ``provenance.json`` and, of every bench folder, ``config.json``, ``results.csv``,
+    ``results.md`` and ``categories/`` (the per-image ``scores/`` stay behind: large and not
+    shown). ``dest`` must not exist yet.
+    """
+    source, dest = Path(source).expanduser(), Path(dest)
+    read_provenance(source)
+    if dest.exists():
+        raise FileExistsError(f"{dest} already exists; choose a new folder name (e.g. <date>-<gpu>) for this run.")
+    folders = [sub for sub in sorted(source.iterdir()) if (sub / "config.json").is_file()]
+    if not folders:
+        raise ValueError(f"{source} holds no `anoclip bench` output folder; run chapter 6 (or anoclip bench) first.")
+    staging = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    shutil.copyfile(source / PROVENANCE_FILE, staging / PROVENANCE_FILE)
+    for folder in folders:
+        read_bench_folder(folder)  # incomplete results are refused before anything is committed
+        target = staging / folder.name
+        target.mkdir()
+        for name in ("config.json", "results.csv", "results.md"):
+            if (folder / name).is_file():
+                shutil.copyfile(folder / name, target / name)
+        if (folder / "categories").is_dir():
+            shutil.copytree(folder / "categories", target / "categories")
+    os.replace(staging, dest)
+    return dest
+
+
+def comparable_metric(number: Any, resolution: Optional[int] = None) -> Tuple[Optional[str], str]:
+    """Which of our metrics a published number compares with, and the caveat, from its ``note``.
+
+    AUPRO: the note says whether the source computed the cflow variant (compare with our
+    ``aupro_cflow``) or the MVTec definition (``aupro``); otherwise there is nothing to compare
+    with. Image AP: step-wise (``image_ap``) or trapezoid (``image_aupr_trapezoid``) when the
+    note says so. ``resolution`` is ours: a source that evaluated at another size is flagged.
+    """
+    note = number.note.lower()
+    metric, caveats = number.metric, []
+    if metric == "aupro":
+        if "cflow" in note:
+            metric = "aupro_cflow"
+        elif "mvtec definition" in note:
+            metric = "aupro"
+        else:
+            metric, caveats = None, ["AUPRO variant not stated: quote only"]
+    elif metric == "image_ap":
+        if "trapezoid" in note:
+            metric = "image_aupr_trapezoid"
+        elif "step-wise" in note:
+            metric = "image_ap"
+        else:
+            metric, caveats = None, ["image AP variant not stated: quote only"]
+    if number.resolution is None:
+        caveats.append("evaluation resolution not stated")
+    elif resolution is not None and number.resolution != resolution:
+        caveats.append(f"evaluated at {number.resolution} px, ours at {resolution} px")
+    return metric, "; ".join(caveats)

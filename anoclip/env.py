@@ -16,6 +16,7 @@ ANOCLIP_MIRROR      unset                       a base URL or folder tried first
 ANOCLIP_MODEL       ViT-B-16-plus-240           the architecture the book and prefetch load
 ANOCLIP_PRETRAINED  laion400m_e32               its open_clip tag, or a local checkpoint file
 ANOCLIP_STANDINS    unset                       a rehearsal's manifest of declared stand-in files
+ANOCLIP_PLAN        from the hardware           chapter 6's benchmark plan: cpu or gpu
 HF_HUB_OFFLINE      off                         (Hugging Face's) no network for CLIP weights
 ==================  ==========================  ==============================================
 
@@ -36,7 +37,10 @@ MIRROR_ENV = "ANOCLIP_MIRROR"
 MODEL_ENV = "ANOCLIP_MODEL"
 PRETRAINED_ENV = "ANOCLIP_PRETRAINED"
 STANDINS_ENV = "ANOCLIP_STANDINS"
+PLAN_ENV = "ANOCLIP_PLAN"
 HF_OFFLINE_ENV = "HF_HUB_OFFLINE"
+#: Every ANOCLIP_* variable above, e.g. for a rehearsal that must start from a clean environment.
+VARIABLES = (SMOKE_ENV, DATA_ENV, RESULTS_ENV, CACHE_ENV, MIRROR_ENV, MODEL_ENV, PRETRAINED_ENV, STANDINS_ENV, PLAN_ENV)
 
 DEFAULT_MODEL = "ViT-B-16-plus-240"
 DEFAULT_PRETRAINED = "laion400m_e32"
@@ -104,6 +108,13 @@ def standins() -> Optional[Path]:
     """
     value = _value(STANDINS_ENV)
     return Path(value).expanduser() if value else None
+
+
+def bench_plan() -> Optional[str]:
+    """``$ANOCLIP_PLAN``: the benchmark plan chapter 6 runs (lower case), or None to choose it
+    from the hardware.  Which names exist is :data:`anoclip.book.PLANS`' business, which checks it."""
+    value = _value(PLAN_ENV)
+    return value.lower() if value else None
 
 
 def hf_offline() -> bool:

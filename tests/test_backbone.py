@@ -188,6 +188,37 @@ def test_a_declared_stand_in_checkpoint_comes_from_an_http_mirror_into_the_cache
     assert "STAND-IN" in capsys.readouterr().err
 
 
+def test_a_tag_that_only_a_rehearsal_manifest_lists_travels_the_real_weights_path(tmp_path, monkeypatch, capsys,
+                                                                                 tiny_checkpoint):
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / "tiny-rehearsal.pt").write_bytes(tiny_checkpoint.read_bytes())
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    row = {"id": "weights/anoclip-tiny/rehearsal", "kind": "weights", "title": "random tiny weights", "model": "anoclip-tiny",
+           "tag": "rehearsal", "file": "tiny-rehearsal.pt", "urls": [base + "/tiny-rehearsal.pt"], "manual": "-"}
+    manifest = tmp_path / "standins.json"
+    manifest.write_text(json.dumps({"purpose": "rehearsal", "sources": [row], "standins": {
+        row["id"]: hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()}}))
+    monkeypatch.setenv(env.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(env.MIRROR_ENV, base)  # HF_HUB_OFFLINE=1 (conftest): the mirror is the only source
+    try:
+        with pytest.raises(ValueError, match="neither a checkpoint file nor an open_clip tag"):
+            resolve_checkpoint("anoclip-tiny", "rehearsal")  # without the manifest the tag does not exist
+        monkeypatch.setenv(env.STANDINS_ENV, str(manifest))
+        model = AnoCLIP.from_pretrained("anoclip-tiny", "rehearsal", device="cpu")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert not model.random_weights and (tmp_path / "cache" / "weights" / "tiny-rehearsal.pt.standin").is_file()
+    expected = torch.load(tiny_checkpoint)
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in model.clip.state_dict().items())
+    assert "STAND-IN" in capsys.readouterr().err
+
+
 def test_book_and_prefetch_load_what_ANOCLIP_MODEL_and_PRETRAINED_name(tiny_checkpoint, monkeypatch, capsys):
     from anoclip.book import load_model
     from anoclip.cli import main

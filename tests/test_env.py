@@ -1,4 +1,5 @@
 """Environment settings: one reader per variable, defaults, and no heavy imports."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,20 @@ def test_standins_manifest_and_hub_offline_switch(monkeypatch, tmp_path):
     assert env.hf_offline()
     monkeypatch.setenv(env.HF_OFFLINE_ENV, "0")
     assert not env.hf_offline()
+
+
+def test_bench_plan_is_none_unless_set_and_read_in_lower_case(monkeypatch):
+    monkeypatch.delenv(env.PLAN_ENV, raising=False)
+    assert env.bench_plan() is None
+    monkeypatch.setenv(env.PLAN_ENV, " GPU ")
+    assert env.bench_plan() == "gpu"
+    monkeypatch.setenv(env.PLAN_ENV, "")
+    assert env.bench_plan() is None
+
+
+def test_variables_lists_every_anoclip_variable_this_module_reads():
+    quoted = set(re.findall(r'"(ANOCLIP_[A-Z_]+)"', Path(env.__file__).read_text()))
+    assert set(env.VARIABLES) == quoted and len(env.VARIABLES) == len(quoted)
 
 
 def test_reading_the_environment_loads_no_torch():

@@ -397,6 +397,32 @@ def test_a_stand_in_left_behind_is_refused_once_the_manifest_is_gone(server, tmp
         sources.fetch(row, tmp_path)
 
 
+def test_a_manifest_adds_rows_only_as_declared_stand_ins_and_only_while_it_is_active(server, tmp_path, monkeypatch,
+                                                                                    capsys):
+    server.routes = {"/mirror/extra.bin": (PAYLOAD, "application/octet-stream")}
+    monkeypatch.setenv(env.MIRROR_ENV, server.base + "/mirror")
+    row = {"id": "rehearsal/extra", "kind": "weights", "title": "an extra rehearsal file", "file": "extra.bin",
+           "urls": [server.base + "/gone/extra.bin"], "manual": "Written by the rehearsal."}
+    path = tmp_path / "standins.json"
+    path.write_text(json.dumps({"purpose": "rehearsal test", "standins": {}, "sources": [row]}))
+    with pytest.raises(MetaFormatError, match="without declaring"):
+        StandIns.load(path)
+    path.write_text(json.dumps({"purpose": "rehearsal test", "standins": {"rehearsal/extra": PAYLOAD_SHA},
+                                "sources": [row]}))
+    with pytest.raises(sources.UnknownSourceError):  # not listed until a manifest names it
+        sources.get_source("rehearsal/extra")
+    monkeypatch.setenv(env.STANDINS_ENV, str(path))
+    assert sources.get_source("mvtec_ad").file == "mvtec_anomaly_detection.tar.xz"  # the package rows stay
+    capsys.readouterr()
+    fetched = sources.fetch("rehearsal/extra", tmp_path / "got")
+    assert fetched.read_bytes() == PAYLOAD and (tmp_path / "got" / "extra.bin.standin").is_file()
+    assert "STAND-IN" in capsys.readouterr().err
+    clash = dict(row, id="mvtec_ad")
+    path.write_text(json.dumps({"purpose": "rehearsal test", "standins": {"mvtec_ad": PAYLOAD_SHA}, "sources": [clash]}))
+    with pytest.raises(MetaFormatError, match="listed twice"):  # an added row never replaces a package row
+        sources.default_table()
+
+
 @pytest.mark.parametrize("content", ['{"standins": {}}', '{"purpose": "x", "standins": {"a": "abc"}}', "not json"])
 def test_a_malformed_manifest_is_an_error_naming_it(tmp_path, content):
     path = tmp_path / "standins.json"

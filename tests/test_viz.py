@@ -6,6 +6,7 @@ that forward passes are cached (callbacks only redraw).
 """
 import datetime
 import itertools
+from pathlib import Path
 import math
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from anoclip import AnoCLIP
-from anoclip.book import SMOKE_BANNER
+from anoclip.book import REHEARSAL_BANNER, SMOKE_BANNER
 from anoclip.methods import get_method
 from anoclip.data import load_sample, make_synthetic_dataset, Meta
 from anoclip.protocol import resize_mask
@@ -227,6 +228,18 @@ def test_figures_carry_the_smoke_banner_only_in_smoke_mode(monkeypatch):
     monkeypatch.setenv("ANOCLIP_SMOKE", "1")
     for fig in _figures():
         assert [text.get_text() for text in fig.texts].count(SMOKE_BANNER) == 1
+
+
+def test_a_rehearsal_stamps_its_own_banner_and_smoke_mode_wins(monkeypatch, tmp_path):
+    monkeypatch.delenv("ANOCLIP_SMOKE", raising=False)
+    monkeypatch.setenv("ANOCLIP_STANDINS", str(tmp_path / "standins.json"))  # a rehearsal is under way
+    for fig in _figures():
+        texts = [text.get_text() for text in fig.texts]
+        assert texts.count(REHEARSAL_BANNER) == 1 and SMOKE_BANNER not in texts
+    monkeypatch.setenv("ANOCLIP_SMOKE", "1")
+    for fig in _figures():
+        texts = [text.get_text() for text in fig.texts]
+        assert texts.count(SMOKE_BANNER) == 1 and REHEARSAL_BANNER not in texts
 
 
 def test_map_grid_has_one_row_per_method_plus_images():
@@ -518,3 +531,17 @@ def test_benchmark_results_prefers_a_full_run_of_the_same_model(tmp_path, monkey
     assert folder == tmp_path / "smoke" / "full" and [r.category for r in results] == ["bottle"]
     assert benchmark_results("synthetic", tiny, tta=True)[0] == tmp_path / "tta"
     assert benchmark_results("mvtec", tiny) is None
+
+
+def test_table_cells_escape_text_and_keep_their_markup():
+    import pandas as pd
+
+    from anoclip.viz.tables import code, home_path, html_table, link, text
+
+    frame = pd.DataFrame([{"name": text("a<b & c"), "where": link("site", "https://x.org/?a=1&b=2"), "cmd": code("ls <dir>"),
+                           "value": 12.345}])
+    page = html_table(frame, floats="{:.1f}", min_width="40em").data
+    assert "a&lt;b &amp; c" in page and '<a href="https://x.org/?a=1&amp;b=2">site</a>' in page
+    assert "<code>ls &lt;dir&gt;</code>" in page and "12.3" in page and "12.345" not in page
+    assert 'style="min-width: 40em"' in page and "min-width" not in html_table(frame).data
+    assert home_path(Path.home() / "data") == "~/data" and home_path("/elsewhere/data") == "/elsewhere/data"

@@ -30,7 +30,10 @@ registered checksums.  It can do so only by declaring each one in a manifest tha
 
 A declared stand-in is accepted only with exactly that SHA-256, every acceptance is printed
 loudly, and a stand-in left in a downloads folder is refused once the manifest is gone.  Nothing
-a mirror serves or contains can turn this on.
+a mirror serves or contains can turn this on.  The manifest may also add rows (``"sources"``, in
+this table's format) for files the package does not list, such as a checkpoint of the tiny test
+architecture that a rehearsal sends through the real weights path; each added row must be
+declared in ``"standins"`` too, so its file is announced like any other stand-in.
 """
 from __future__ import annotations
 
@@ -239,9 +242,17 @@ class SourceTable:
 
 
 @lru_cache(maxsize=1)
-def default_table() -> SourceTable:
+def package_table() -> SourceTable:
     """The package's ``sources.json`` (read once)."""
     return SourceTable.load(TABLE_FILE)
+
+
+def default_table() -> SourceTable:
+    """The package's table, plus the rows an active stand-in manifest adds (see the module docstring)."""
+    standins = active_standins()
+    if standins is None or not standins.sources:
+        return package_table()
+    return SourceTable([*package_table(), *standins.sources], standins.path)
 
 
 def get_source(ident: str) -> Source:
@@ -260,6 +271,7 @@ class StandIns:
     path: Path
     purpose: str
     sha256: Mapping[str, str]
+    sources: Tuple[Source, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> "StandIns":
@@ -267,6 +279,7 @@ class StandIns:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             purpose, declared = data["purpose"], data["standins"]
+            rows = list(data.get("sources", []))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise MetaFormatError(
                 f"Cannot read the stand-in manifest {path} (ANOCLIP_STANDINS): {err}. Fix: {fix}."
@@ -282,7 +295,14 @@ class StandIns:
                 f"The stand-in manifest {path} (ANOCLIP_STANDINS) has entries that are not full SHA-256 digests: "
                 f"{bad}. Fix: {fix}."
             )
-        return cls(Path(path), purpose.strip(), dict(declared))
+        added = tuple(Source.from_json(row, Path(path)) for row in rows)
+        undeclared = [row.id for row in added if row.id not in declared]
+        if undeclared:
+            raise MetaFormatError(
+                f"The stand-in manifest {path} (ANOCLIP_STANDINS) adds the sources {undeclared} without declaring "
+                "them in 'standins'. Fix: declare the SHA-256 of each added file, so that it is announced as a stand-in."
+            )
+        return cls(Path(path), purpose.strip(), dict(declared), added)
 
 
 def active_standins() -> Optional[StandIns]:

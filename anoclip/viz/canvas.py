@@ -3,7 +3,7 @@
 Every figure function in :mod:`anoclip.viz` builds its figure here with matplotlib's object API
 (no pyplot), so it never touches a notebook's backend and is displayed exactly once when a cell
 returns it. Because pyplot's figure hooks do not run for such figures, :func:`new_figure`
-stamps the smoke-mode banner itself and leaves room for it above the plots.
+stamps the smoke-mode (or rehearsal) banner itself and leaves room for it above the plots.
 """
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from ..book import SMOKE_BANNER, add_smoke_banner
-from ..env import smoke_mode
+from ..book import REHEARSAL_BANNER, SMOKE_BANNER, add_smoke_banner, figure_banner
 
 ImageLike = Union[Image.Image, np.ndarray]
 Grid = Tuple[int, int]
@@ -37,13 +36,14 @@ def as_array(values: Any) -> np.ndarray:
 
 
 def has_smoke_banner(fig: Figure) -> bool:
-    return any(text.get_text() == SMOKE_BANNER for text in fig.texts)
+    return any(text.get_text() in (SMOKE_BANNER, REHEARSAL_BANNER) for text in fig.texts)
 
 
 def stamp_smoke(fig: Figure) -> Figure:
-    """Add the smoke banner once (pyplot figures may already carry it from the figure hook)."""
-    if smoke_mode() and not has_smoke_banner(fig):
-        add_smoke_banner(fig)
+    """Add the smoke (or rehearsal) banner once (pyplot figures may already carry it from the figure hook)."""
+    banner = figure_banner()
+    if banner is not None and not has_smoke_banner(fig):
+        add_smoke_banner(fig, banner)
     return fig
 
 
@@ -62,9 +62,10 @@ class NotebookFigure(Figure):
 
 
 def new_figure(width: float, height: float) -> Figure:
-    """A constrained-layout figure; in smoke mode it is a little taller and carries the banner."""
-    fig = NotebookFigure(figsize=(width, height + (0.35 if smoke_mode() else 0.0)), layout="constrained")
-    if smoke_mode():
+    """A constrained-layout figure; in smoke mode or a rehearsal it is a little taller and carries the banner."""
+    banner = figure_banner() is not None
+    fig = NotebookFigure(figsize=(width, height + (0.35 if banner else 0.0)), layout="constrained")
+    if banner:
         fig.get_layout_engine().set(rect=(0.0, 0.0, 1.0, 1.0 - 0.35 / (height + 0.35)))
         stamp_smoke(fig)
     return fig
