@@ -8,11 +8,16 @@ computes what a control change may need *once*, lazily, and caches it:
 * :class:`HeatmapExplorer` caches patch scores per (class, prompt family, TTA on/off); smoothing,
   threshold, opacity and the image index are post-processing of those scores and only redraw.
 
-Drawing: with an interactive matplotlib backend (ipympl, ``%matplotlib widget``) the figure is a
-live canvas and a click on the image picks the query patch; otherwise the figure is rendered to
-PNG into an ``ipywidgets.Image``, and the sliders do the picking. Either way, ``render()`` can be
-called directly, and the drawn data is exposed (``attention_map``, ``anomaly_map``,
-``predicted_region``, ``state``) so the logic is testable without a browser.
+Drawing: by default the figure is rendered to PNG into an ``ipywidgets.Image`` and the sliders
+do the picking; this needs nothing but ipywidgets (7.7 or 8), so it works on Colab, in Jupyter and
+in the saved widget state of the rendered book. Only where the optional ipympl backend is active
+(a local Jupyter with ``pip install ipympl``; Colab does not support it well) is the figure a live
+canvas on which a click picks the query patch. Either way, ``render()`` can be called directly,
+and the drawn data is exposed (``attention_map``, ``anomaly_map``, ``predicted_region``,
+``state``) so the logic is testable without a browser.
+
+On Colab, :func:`enable_colab_widgets` switches on Colab's custom widget manager (the Colab
+edition's setup cell calls it, and so does displaying an explorer).
 
 ipywidgets is imported when an explorer is created, so ``import anoclip.viz`` works without it.
 """
@@ -38,6 +43,23 @@ from .canvas import MASK_COLOUR, mark_patch, new_figure, outline_mask, panel_lab
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
 PATHS = ("q-k", "v-v")
+
+
+def enable_colab_widgets() -> bool:
+    """On Colab, enable its custom widget manager; return whether it did (False elsewhere).
+
+    Colab renders its preinstalled ipywidgets 7.x natively, but ipywidgets 8 (if a reader
+    upgrades it) and widget-state messages from other libraries need the custom manager, which
+    loads the widget JavaScript from a CDN. Calling it twice is harmless.
+    """
+    import sys
+
+    if "google.colab" not in sys.modules:
+        return False
+    from google.colab import output  # type: ignore[import-not-found]
+
+    output.enable_custom_widget_manager()
+    return True
 
 
 def interactive_backend() -> bool:
@@ -114,6 +136,7 @@ class _Explorer:
         raise NotImplementedError
 
     def _ipython_display_(self) -> None:
+        enable_colab_widgets()
         from IPython.display import display
 
         display(self.widget)
