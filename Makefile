@@ -1,6 +1,9 @@
 # The README's two Quick start commands:
 #   make book   build the Jupyter Book with real CLIP weights (fetched once)
 #   make test   run every test: pytest + the book built in smoke mode (tiny random CLIP)
+# and the book's two other editions, generated from the same sources (anoclip/editions):
+#   make colab      the notebooks as Colab renders them → _build/colab/ (published on the colab branch)
+#   make classroom  student and autograder editions of the assignments → _build/classroom/
 # Each creates (or refreshes) the virtual environment .venv with everything it needs.
 
 PYTHON ?= python3
@@ -9,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: book test pytest smoke-book install clean
+.PHONY: book test pytest smoke-book colab classroom install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +24,10 @@ install: $(STAMP)
 # ANOCLIP_MODEL, ANOCLIP_PRETRAINED (an open_clip tag or a checkpoint file), ANOCLIP_MIRROR and
 # ANOCLIP_CACHE reach prefetch and every chapter unchanged, from the environment or this command
 # line, e.g.  make book ANOCLIP_MODEL=ViT-B-16 ANOCLIP_PRETRAINED=openai
+# `anoclip.editions check` notes in the log where the launch buttons point (and warns while
+# _config.yml still names the placeholder repository).
 book: $(STAMP)
+	$(BIN)/python -m anoclip.editions check
 	$(BIN)/anoclip prefetch
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
@@ -31,7 +37,16 @@ pytest: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) -q
 
 smoke-book: $(STAMP)
+	$(BIN)/python -m anoclip.editions check
 	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
+
+# No execution: the Colab edition prints its numbers when a reader runs it (see anoclip/editions/colab.py).
+colab: $(STAMP)
+	$(BIN)/python -m anoclip.editions colab
+
+# --run-tests runs every test, hidden ones included, against the solutions (smoke mode: seconds each).
+classroom: $(STAMP)
+	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/python -m anoclip.editions classroom --run-tests
 
 clean:
 	rm -rf _build

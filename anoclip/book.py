@@ -18,7 +18,7 @@ from . import env
 from .env import data_dir, results_dir, smoke_mode
 
 __all__ = [
-    "DRIVE_FOOTPRINT", "SMOKE_BANNER", "add_smoke_banner", "autocast_choice", "colab_setup", "data_dir", "glue",
+    "DRIVE_FOOTPRINT", "SMOKE_BANNER", "add_smoke_banner", "autocast_choice", "colab_setup", "data_dir", "enable_colab_widgets", "glue",
     "gpu_report", "in_colab", "load_examples", "load_model", "results_dir", "sample_dataset", "setup_figures",
     "smoke_mode", "spread", "use_google_drive",
 ]
@@ -39,6 +39,21 @@ _COLAB_GPU_HINT = "Runtime → Change runtime type → Hardware accelerator: T4 
 def in_colab() -> bool:
     """True inside a Google Colab kernel (the Colab edition's install and Drive cells act only there)."""
     return "google.colab" in sys.modules
+
+
+def enable_colab_widgets() -> bool:
+    """On Colab, enable its custom widget manager; return whether it did (False elsewhere).
+
+    Colab renders its preinstalled ipywidgets 7.x natively, but ipywidgets 8 (if a reader
+    upgrades it) and widget-state messages from other libraries need the custom manager, which
+    loads the widget JavaScript from a CDN. Calling it twice is harmless.
+    """
+    if not in_colab():
+        return False
+    from google.colab import output  # type: ignore[import-not-found]
+
+    output.enable_custom_widget_manager()
+    return True
 
 
 def setup_figures() -> None:
@@ -234,10 +249,7 @@ def colab_setup(glue_formats: Optional[Mapping[str, Sequence[str]]] = None) -> N
     :func:`gpu_report` and where weights, data and results go.
     """
     global _GLUE_FORMATS
-    if in_colab():
-        from .viz.explorers import enable_colab_widgets
-
-        enable_colab_widgets()
+    enable_colab_widgets()
     if glue_formats is not None:
         _GLUE_FORMATS = {name: tuple(dict.fromkeys(specs)) for name, specs in glue_formats.items()}
     print(gpu_report())

@@ -16,8 +16,8 @@ canvas on which a click picks the query patch. Either way, ``render()`` can be c
 and the drawn data is exposed (``attention_map``, ``anomaly_map``, ``predicted_region``,
 ``state``) so the logic is testable without a browser.
 
-On Colab, :func:`enable_colab_widgets` switches on Colab's custom widget manager (the Colab
-edition's setup cell calls it, and so does displaying an explorer).
+On Colab, displaying an explorer switches on Colab's custom widget manager
+(:func:`anoclip.book.enable_colab_widgets`; the Colab edition's setup cell calls it too).
 
 ipywidgets is imported when an explorer is created, so ``import anoclip.viz`` works without it.
 """
@@ -34,6 +34,7 @@ from matplotlib.colors import ListedColormap
 from PIL import Image
 
 from .. import metrics, scoring
+from ..book import enable_colab_widgets
 from ..config import PROMPT_FAMILIES, SMOOTHING_KINDS, TTAConfig
 from ..data.images import read_rgb, to_rgb
 from ..data.meta import Meta, load_sample
@@ -43,23 +44,6 @@ from .canvas import MASK_COLOUR, mark_patch, new_figure, outline_mask, panel_lab
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
 PATHS = ("q-k", "v-v")
-
-
-def enable_colab_widgets() -> bool:
-    """On Colab, enable its custom widget manager; return whether it did (False elsewhere).
-
-    Colab renders its preinstalled ipywidgets 7.x natively, but ipywidgets 8 (if a reader
-    upgrades it) and widget-state messages from other libraries need the custom manager, which
-    loads the widget JavaScript from a CDN. Calling it twice is harmless.
-    """
-    import sys
-
-    if "google.colab" not in sys.modules:
-        return False
-    from google.colab import output  # type: ignore[import-not-found]
-
-    output.enable_custom_widget_manager()
-    return True
 
 
 def interactive_backend() -> bool:
