@@ -189,6 +189,20 @@ def test_the_autograder_bundle_has_the_hidden_tests_and_the_references(editions)
         assert all(line in solution for line in solution_lines(document))
 
 
+def test_the_site_shows_no_solution_and_publishes_no_source():
+    """On the site an assignment is its handout: solution and test cells are hidden and never run."""
+    import yaml
+
+    for document in names("assignments"):
+        for cell in cells(document.path, "code"):
+            secret = "# BEGIN SOLUTION" in cell.source or "def test_" in cell.source
+            tags = set(cell.metadata.get("tags", []))
+            assert not secret or {"remove-cell", "skip-execution"} <= tags, (document.docname, cell.source[:80])
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]
+    assert config["config"]["html_copy_source"] is False and config["recursive_update"] is True
+    assert config["config"]["html_theme_options"]["use_download_button"] is False
+
+
 def test_the_pip_package_ships_no_assignment_source():
     """Reference solutions and hidden tests live in book/assignments, outside anoclip/."""
     package = ROOT / "anoclip"
