@@ -385,3 +385,15 @@ def test_otter_grader_is_installed_without_replacing_colab_packages():
                 assert requirement_ok(requirement), (package, line)
     source = setup_cells.install_source(load_settings(ROOT), otter=True)
     assert '"--no-deps", ' + repr(setup_cells.OTTER) in source and "--constraint" in source
+
+
+def test_the_command_line_warns_about_the_placeholder_and_reports_bad_settings(tmp_path, capsys):
+    from anoclip.editions.__main__ import main
+
+    assert main(["--root", str(ROOT), "check"]) == 0
+    out, err = capsys.readouterr()
+    assert "Colab edition on branch colab" in out and "WARNING" in err and PLACEHOLDER_URL in err
+    assert main(["--root", str(write_config(tmp_path, "https://gitlab.com/x/y")), "colab"]) == 2
+    assert "repository.url" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["grade", str(tmp_path / "empty")]) == 2 and "No .ipynb" in capsys.readouterr().err

@@ -99,13 +99,13 @@ def load_settings(root: Path) -> Settings:
                     site if site.endswith("/") else site + "/", path)
 
 
-def warn_if_placeholder(settings: Settings, stream: TextIO = sys.stderr) -> bool:
-    """Print a warning when ``repository.url`` is still the placeholder; return whether it is."""
+def warn_if_placeholder(settings: Settings, stream: Optional[TextIO] = None) -> bool:
+    """Print a warning (to stderr unless ``stream``) when ``repository.url`` is the placeholder; return whether it is."""
     if settings.placeholder:
         print(
             f"WARNING: {settings.config_file}: repository.url is the placeholder {PLACEHOLDER_URL}. The install cells "
             f"({settings.install_url}), badges and launch buttons point at it, and they fail until it is the book's real "
             "repository: set repository.url (and html.baseurl) in _config.yml.",
-            file=stream,
+            file=stream or sys.stderr,
         )
     return settings.placeholder
