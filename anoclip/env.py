@@ -27,8 +27,9 @@ imports torch) and the light CLI and book helpers share one owner of them.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Iterator, Optional
 
 SMOKE_ENV = "ANOCLIP_SMOKE"
 DATA_ENV = "ANOCLIP_DATA"
@@ -143,3 +144,22 @@ def use_folders(root: Path) -> Dict[str, Path]:
         folder.mkdir(parents=True, exist_ok=True)
         os.environ[name] = str(folder)
     return folders
+
+
+@contextmanager
+def smoke_for_subprocesses(enabled: bool) -> Iterator[None]:
+    """Within the block, ``ANOCLIP_SMOKE=1`` when ``enabled`` (for kernels started meanwhile), then as before.
+
+    Grading executes each handed-in notebook in a fresh kernel, which inherits this process's
+    environment: smoke mode there makes a notebook's demo cells run in seconds without weights.
+    """
+    before = os.environ.get(SMOKE_ENV)
+    if enabled:
+        os.environ[SMOKE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SMOKE_ENV, None)
+        else:
+            os.environ[SMOKE_ENV] = before

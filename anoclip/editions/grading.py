@@ -11,11 +11,9 @@ machine or in a container without credentials.
 from __future__ import annotations
 
 import json
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from .. import env
 
@@ -77,21 +75,6 @@ def autograder_zip(autograders: Path, assignment: str) -> Path:
     return path
 
 
-@contextmanager
-def _environment(smoke: bool) -> Iterator[None]:
-    """ANOCLIP_SMOKE for the kernels grading starts (they inherit this process's environment)."""
-    before = os.environ.get(env.SMOKE_ENV)
-    if smoke:
-        os.environ[env.SMOKE_ENV] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(env.SMOKE_ENV, None)
-        else:
-            os.environ[env.SMOKE_ENV] = before
-
-
 def grade_one(path: Path, autograders: Path, assignment: Optional[str] = None, smoke: bool = True) -> Grade:
     """Grade one submission; a submission that cannot be graded gets 0 points and the reason."""
     from otter.api import grade_submission
@@ -101,7 +84,7 @@ def grade_one(path: Path, autograders: Path, assignment: Optional[str] = None, s
         bundle = autograder_zip(autograders, name)
     except (GradingError, OSError, ValueError) as error:
         return Grade(str(path), assignment or "?", error=str(error))
-    with _environment(smoke):
+    with env.smoke_for_subprocesses(smoke):
         results = grade_submission(str(path), str(bundle), quiet=True)
     grade = Grade(str(path), name, float(results.total), float(results.possible))
     for test_file in results.results.values():
