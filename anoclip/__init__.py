@@ -8,7 +8,8 @@ loading torch and open_clip.
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from .version import __version__
+
 __all__ = ["AnoCLIP", "AnoCLIPConfig", "Prediction", "TTAConfig", "__version__"]
 
 _LAZY = {"AnoCLIP": "model", "Prediction": "model", "AnoCLIPConfig": "config", "TTAConfig": "config"}

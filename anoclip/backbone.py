@@ -16,12 +16,14 @@ Three promises shape this module:
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Iterator, List, Optional, Union
 from urllib.parse import urlparse
 
 import open_clip
@@ -38,6 +40,7 @@ RANDOM_WEIGHTS_SEED = 0
 _TINY_CONFIG = Path(__file__).with_name("model_configs") / f"{TINY_MODEL}.json"
 _CONNECT_TIMEOUT_S = 10.0
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
+_OPEN_CLIP_RANDOM_INIT = "No pretrained weights loaded"
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -222,6 +225,40 @@ def _load_state(clip: torch.nn.Module, checkpoint: str, name: str) -> None:
         ) from err
 
 
+class _DropRandomInitLine(logging.Filter):
+    """Drops open_clip's "No pretrained weights loaded ..." record and nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_OPEN_CLIP_RANDOM_INIT)
+
+
+@contextlib.contextmanager
+def _without_open_clip_random_init_log() -> Iterator[None]:
+    """Create the model without open_clip's "initialized randomly" log line.
+
+    :func:`load_clip` always builds the architecture empty and loads the checkpoint itself, so
+    open_clip logs that line for every model, pretrained ones included, and it reaches the
+    book's pages as stderr. The line is false for a pretrained model and redundant for random
+    weights, which :func:`load_clip` announces with its own warning (except for the tiny test
+    model, random by definition). open_clip logs through the root logger's module-level
+    ``logging.warning``, which calls ``logging.basicConfig`` when the root logger has no
+    handler; while the model is built, Python's own last-resort stderr handler stands in, so
+    that call configures nothing and open_clip's other warnings are still printed.
+    """
+    root = logging.getLogger()
+    drop = _DropRandomInitLine()
+    placeholder = None if root.handlers else (logging.lastResort or logging.NullHandler())
+    if placeholder is not None:
+        root.addHandler(placeholder)
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
+        if placeholder is not None:
+            root.removeHandler(placeholder)
+
+
 def load_clip(
     name: str = DEFAULT_MODEL,
     pretrained: Optional[str] = DEFAULT_PRETRAINED,
@@ -241,7 +278,7 @@ def load_clip(
     tag_config = open_clip.get_pretrained_cfg(name, pretrained) if pretrained else {}
     # Random weights are seeded (without touching the caller's RNG state), so a smoke-mode or
     # pretrained=None model is the same in every notebook, test and run.
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _without_open_clip_random_init_log():
         torch.manual_seed(RANDOM_WEIGHTS_SEED)
         clip = open_clip.create_model(
             name,

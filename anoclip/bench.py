@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import __version__, metrics
+from . import metrics
+from .cache import ScoreStore
 from .config import RESIZE_MODES, RESOLUTIONS, TTAConfig, check_choice
 from .data.errors import DataError
 from .data.images import ImageReadError
@@ -38,6 +39,7 @@ from .fileio import write_csv_atomic, write_json_atomic, write_text_atomic
 from .methods import Localizer, get_method
 from .model import AnoCLIP
 from .protocol import TileLayout, image_tiles, normalize, resize_map, resize_mask, resized_shape, square_layout
+from .version import __version__
 
 SCORE_COLUMNS = ("image", "anomaly", "image_score", "max_pixel_score")
 
@@ -227,6 +229,7 @@ def evaluate_category(
 
     localizer = setting.localizer()
     class_name = setting.defaults.prompt_name(category)
+    store = image_score_store(model, setting, class_name, meta.root)
     samples = select_samples(meta.samples(category, "test"), setting.limit)
     pixels = metrics.PixelScores()
     scores, labels, rows, skipped = [], [], [], []
@@ -236,7 +239,7 @@ def evaluate_category(
             skipped.extend(failed)
             for item in failed:
                 warnings.warn(f"skipped {item['image']}: {item['reason']}", stacklevel=2)
-            for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting):
+            for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting, meta.root, store):
                 full = resize_map(item.layout.merge(maps), item.mask.shape)
                 pixels.add(full.cpu().numpy(), item.mask, ignore=item.ignore)
                 scores.append(image_score)
@@ -260,25 +263,52 @@ def evaluate_category(
     return result, rows
 
 
-def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, localizer: Localizer, setting: BenchSetting):
-    """Yield (item, tile maps (T, S, S), image score) per loaded sample.
+def image_score_store(model: AnoCLIP, setting: BenchSetting, class_name: str, root: Path) -> Optional[ScoreStore]:
+    """Where this dataset's image scores for this model and text setting are kept, or None.
+
+    An image score depends on the weights, the input, the text prototypes, the temperature, the
+    views and the precision — not on the localizer's encoder nor on TTA — so one store serves
+    AnoCLIP, AnoCLIP+ and every baseline that shares the text setting (WinCLIP has its own).
+    """
+    config = model.config.replace(**setting.localizer().paper_config)
+    key = model.cache_key(
+        kind="image_scores", root=str(Path(root).resolve()), resize=setting.resize, class_name=class_name,
+        prompts=config.prompts, ensemble=config.ensemble, clean_names=config.clean_names,
+        texture=class_name in config.texture_classes, temperature=config.temperature,
+        image_views=config.image_views, amp=config.amp,
+    )
+    return ScoreStore(key) if key else None
+
+
+def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, localizer: Localizer, setting: BenchSetting,
+             root: Path, store: Optional[ScoreStore]):
+    """Yield (item, tile maps (T, S, S), image score) per loaded sample, in file order.
 
     Images with the same tile layout go through the model in one batch (all of them under the
     square protocol); under the tiles protocol TTA trains one adapter per image on its tiles.
+    Image scores found in ``store`` are reused instead of being computed again.
     """
     groups: Dict[TileLayout, List[int]] = {}
     for index, item in enumerate(loaded):
         groups.setdefault(item.layout, []).append(index)
     outputs = {}
     for layout, members in groups.items():
+        keys = [ScoreStore.image_key(root, loaded[i].sample.img_path) for i in members] if store else []
+        known = [store.get(key) for key in keys] if store else []
+        compute = store is None or None in known
         prediction = model.predict(
             torch.cat([loaded[i].tiles for i in members]), class_name, localizer, setting.tta or False,
-            tiling=layout if setting.resize == "tiles" else None,
+            tiling=layout if setting.resize == "tiles" else None, image_scores=compute,
         )
         maps = prediction.anomaly_maps.float().split(layout.count)
-        scores = prediction.image_scores.float().split(layout.count)
-        outputs.update({i: (item_maps, float(item_scores.mean())) for i, item_maps, item_scores in zip(members, maps, scores)})
-    for index, item in enumerate(loaded):  # in file order, whatever the grouping
+        if compute:
+            scores = [float(tiles.mean()) for tiles in prediction.image_scores.float().split(layout.count)]
+            if store:
+                store.update(dict(zip(keys, scores)))
+        else:
+            scores = known
+        outputs.update({i: (item_maps, score) for i, item_maps, score in zip(members, maps, scores)})
+    for index, item in enumerate(loaded):
         yield (item, *outputs[index])
 
 

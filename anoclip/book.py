@@ -18,12 +18,13 @@ from . import env
 from .env import data_dir, results_dir, smoke_mode
 
 __all__ = [
-    "DRIVE_FOOTPRINT", "SMOKE_BANNER", "add_smoke_banner", "autocast_choice", "colab_setup", "data_dir", "enable_colab_widgets", "glue",
-    "gpu_report", "in_colab", "load_examples", "load_model", "results_dir", "sample_dataset", "setup_figures",
-    "smoke_mode", "spread", "use_google_drive",
+    "DRIVE_FOOTPRINT", "SMOKE_BANNER", "add_smoke_banner", "autocast_choice", "benchmark_results", "colab_setup",
+    "data_dir", "enable_colab_widgets", "glue", "gpu_report", "in_colab", "load_examples", "load_model", "results_dir",
+    "sample_dataset", "setup_figures", "smoke_mode", "spread", "table", "tidy", "use_google_drive",
 ]
 
 SMOKE_BANNER = "SMOKE MODE: tiny random CLIP + synthetic data. Numbers are NOT meaningful."
+BANNER_INCHES = 0.4  # height kept free for the banner at the top of a smoke-mode figure
 DRIVE_ROOT = Path("/content/drive")
 # What the book keeps under ANOCLIP_CACHE/DATA: the weights once, and for the two MVTec AD categories of
 # chapters 1-5 their archives plus ONE prepared copy (anoclip.data never hard-links, and the
@@ -103,10 +104,14 @@ def load_model(**kwargs: Any):
     The architecture and weights are ``$ANOCLIP_MODEL`` / ``$ANOCLIP_PRETRAINED`` (an open_clip
     tag or a checkpoint file; defaults ViT-B-16-plus-240 / laion400m_e32), so that
     ``make book`` and every chapter load the same model without editing a notebook.
-    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment
-    (smoke mode overrides the architecture and weights, loudly). Offline without cached weights
-    this raises an error that lists each source tried and says how to pass a local checkpoint or
-    switch to ``ANOCLIP_SMOKE=1``.
+    Keyword arguments go to :meth:`anoclip.AnoCLIP.from_pretrained` and win over the environment.
+    Offline without cached weights this raises an error that lists each source tried and says
+    how to pass a local checkpoint or switch to ``ANOCLIP_SMOKE=1``.
+
+    In smoke mode the tiny random model is asked for by name, whatever the arguments: a page
+    announces smoke mode with the banner on every figure (:func:`setup_figures`), so the warning
+    :meth:`~anoclip.AnoCLIP.from_pretrained` gives when the environment swaps a model behind a
+    caller's back would only be noise on every page.
 
     On a CUDA device, real mode runs in mixed precision unless the config already asks for an
     autocast type: :func:`autocast_choice` (bf16 from compute capability 8.0, fp16 on a T4), so
@@ -116,6 +121,10 @@ def load_model(**kwargs: Any):
     from .env import model_name, pretrained
     from .model import AnoCLIP
 
+    if smoke_mode():
+        from .backbone import TINY_MODEL
+
+        kwargs.update(name=TINY_MODEL, pretrained=None, image_size=None)
     kwargs.setdefault("name", model_name())
     kwargs.setdefault("pretrained", pretrained())
     model = AnoCLIP.from_pretrained(**kwargs)
@@ -164,6 +173,42 @@ def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
     return prepare_mvtec_categories(data_dir() / "mvtec_book", categories)
 
 
+def benchmark_results(dataset: str, model: Any, method: str = "anoclip", tta: bool = False) -> Optional[Tuple[Path, list]]:
+    """The finished categories of a benchmark run (chapter 6, ``anoclip bench``) under :func:`results_dir`.
+
+    Looks two folder levels down for a run's ``config.json`` of this ``dataset`` and ``method``
+    (no method options), with or without TTA, made with this model's architecture, weights and
+    input size; among several it prefers a run without ``limit``, then the one with the most
+    finished categories. Returns ``(folder, [CategoryResult, ...])``, or ``None`` when there is
+    none, so a chapter can say so instead of failing.
+    """
+    import json
+
+    from .bench import load_category_result
+
+    base = results_dir()
+    runs = []
+    for config in sorted(base.glob("config.json")) + sorted(base.glob("*/config.json")) + sorted(base.glob("*/*/config.json")):
+        try:
+            record = json.loads(config.read_text())
+        except (OSError, ValueError):
+            continue
+        weights = record.get("model", {})
+        if (record.get("dataset"), record.get("method"), record.get("method_options"), record.get("tta") is not None) != (
+            dataset, method, {}, tta
+        ) or (weights.get("model"), weights.get("pretrained"), weights.get("image_size")) != (
+            model.name, model.pretrained, model.image_size
+        ):
+            continue
+        finished = sorted((config.parent / "categories").glob("*.json"))
+        if finished:
+            runs.append((record.get("limit") is not None, -len(finished), config.parent, finished))
+    if not runs:
+        return None
+    _, _, folder, finished = min(runs, key=lambda run: run[:2])
+    return folder, [load_category_result(path) for path in finished]
+
+
 def spread(samples: Sequence[Any], count: int) -> list:
     """Every k-th item: MVTec lists test images by defect type, so the picks cover all types."""
     return list(samples[:: max(1, len(samples) // max(count, 1))][:count])
@@ -195,6 +240,43 @@ def load_examples(model: Any, root: Path, categories: Sequence[str], per_label: 
             "labels": np.array([bool(sample.anomaly) for sample in chosen]),
         }
     return examples
+
+
+def tidy(fig: Any) -> None:
+    """``tight_layout`` for a pyplot figure that keeps the top strip free for the smoke banner.
+
+    The banner (:func:`add_smoke_banner`) is drawn in the top :data:`BANNER_INCHES` of a
+    smoke-mode figure; a plain ``tight_layout`` would slide the titles under it.
+    """
+    top = 1 - BANNER_INCHES / fig.get_figheight() if smoke_mode() else 1
+    fig.tight_layout(rect=(0, 0, 1, top))
+
+
+def table(frame: Any, floats: str = "{:.3f}", formats: Optional[dict] = None) -> Any:
+    """A pandas DataFrame (or Styler) as an HTML table that fits the book's text column.
+
+    Numbers are formatted (``floats`` for every float column, ``formats`` per column), text
+    cells wrap, and a table still wider than the column scrolls sideways inside its own box
+    instead of running off the page. Returns an IPython ``HTML`` object (display it or end the
+    cell with it).
+    """
+    from IPython.display import HTML
+    from pandas.io.formats.style import Styler
+
+    styler = frame if isinstance(frame, Styler) else None
+    if styler is None:
+        floating = [column for column, kind in frame.dtypes.items() if kind.kind == "f"]
+        styler = frame.style.format(floats, subset=floating, na_rep="–")
+    if formats:
+        styler = styler.format(formats, na_rep="–")
+    inner = styler.set_table_attributes('class="anoclip-table"').to_html()
+    return HTML(
+        '<div style="overflow-x: auto; max-width: 100%;">'
+        "<style>.anoclip-table { font-size: 0.85em; border-collapse: collapse; } "
+        ".anoclip-table th, .anoclip-table td { padding: 0.2em 0.6em; white-space: normal; max-width: 22em; } "
+        ".anoclip-table td { text-align: right; } .anoclip-table th { text-align: left; }</style>"
+        f"{inner}</div>"
+    )
 
 
 def add_smoke_banner(fig: Any, text: str = SMOKE_BANNER) -> None:

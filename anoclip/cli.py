@@ -1,4 +1,5 @@
-"""Command line: ``anoclip localize`` (heat maps for your images), ``anoclip bench``, ``anoclip prefetch``.
+"""Command line: ``anoclip localize`` (heat maps and decisions for your images), ``anoclip calibrate``,
+``anoclip bench``, ``anoclip data from-folder``, ``anoclip prefetch``, ``anoclip sources``.
 
 Exit status: 0 when everything asked for was done; 1 when the work finished but some inputs
 were skipped (each named on stderr and in the outputs); 2 when nothing could be done because of
@@ -36,6 +37,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--smoke", action="store_true",
         help="tiny RANDOM model (as ANOCLIP_SMOKE=1): for checking the plumbing; results are meaningless",
+    )
+
+
+def _add_fpr_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fpr", type=float, default=0.01,
+        help="false-positive rate on normal images (default 0.01; needs at least (1 - fpr) / fpr normal images: 99 at 0.01, 19 at 0.05)",
     )
 
 
@@ -96,23 +104,115 @@ def _unique_stems(paths: Sequence[Path]) -> List[str]:
     return names
 
 
+def _check_fpr(fpr: float) -> None:
+    if not 0.0 < fpr < 1.0:
+        raise CLIError(f"--fpr {fpr} is not a false-positive rate; pass a number between 0 and 1, e.g. --fpr 0.01.")
+
+
+def _normal_images(folder: str, fpr: float) -> List[Path]:
+    """The calibration images, counted against ``fpr`` before any model is loaded."""
+    from .calibration import TooFewNormalImagesError, check_count
+
+    _check_fpr(fpr)
+    paths = collect_images([folder])
+    try:
+        check_count(len(paths), fpr, folder)
+    except TooFewNormalImagesError as err:
+        raise CLIError(str(err)) from err
+    return paths
+
+
+def _tta_setting(args: argparse.Namespace) -> Optional[dict]:
+    from .config import TTAConfig
+
+    return TTAConfig().to_dict() if args.tta else None
+
+
+def _calibrate(model, paths: Sequence[Path], args: argparse.Namespace):
+    """Thresholds from the normal images in ``paths``; an unreadable one is an error, not a skip."""
+    from .calibration import TooFewNormalImagesError
+    from .data.images import ImageReadError, read_rgb
+
+    try:
+        images = [read_rgb(path, orientation="exif") for path in paths]
+        return model.calibrate(images, args.class_name, fpr=args.fpr, tta=args.tta, batch_size=args.batch_size)
+    except ImageReadError as err:
+        raise CLIError(f"{err} Every calibration image must be a readable normal image; remove or replace it.") from err
+    except TooFewNormalImagesError as err:
+        raise CLIError(str(err)) from err
+
+
+def _describe_thresholds(thresholds, source: str) -> str:
+    return (
+        f"thresholds for {thresholds.class_name!r} at false-positive rate {thresholds.fpr:g} from "
+        f"{thresholds.n_images} normal images ({source}): pixel {thresholds.pixel_threshold:.6f}, "
+        f"image {thresholds.image_threshold:.6f}"
+    )
+
+
+def _save_mask(path: Path, mask) -> Path:
+    """A 0/255 8-bit L PNG, written beside its final name and renamed into place."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    temporary = path.with_name(path.name + ".tmp")
+    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(temporary, format="PNG")
+    os.replace(temporary, path)
+    return path
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    """Thresholds at ``--fpr`` from a folder of normal images, saved as JSON for ``localize --thresholds``."""
+    paths = _normal_images(args.normal_dir, args.fpr)
+    model = _load_model(args)
+    if model.random_weights:
+        print("WARNING: random weights (smoke mode) — the thresholds are NOT meaningful.", file=sys.stderr)
+    thresholds = _calibrate(model, paths, args)
+    path = thresholds.save(args.out)
+    print(f"{_describe_thresholds(thresholds, args.normal_dir)}\nsaved to {path}")
+    return 0
+
+
 def localize(args: argparse.Namespace) -> int:
+    import torch
     from tqdm.auto import tqdm
 
+    from .calibration import Thresholds, ThresholdsFileError, setting_of
     from .env import smoke_mode
     from .data.images import ImageReadError, read_rgb
     from .fileio import write_csv_atomic
+    from .protocol import resize_map
     from .viz.figures import save_overlay
 
     paths = collect_images(args.inputs)
+    normal = _normal_images(args.calibrate, args.fpr) if args.calibrate else None
+    if args.thresholds:
+        try:
+            Thresholds.load(args.thresholds)  # a bad file is reported before the model loads
+        except ThresholdsFileError as err:
+            raise CLIError(str(err)) from err
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = _load_model(args)
     smoke = smoke_mode() or model.random_weights
     if smoke:
         print("WARNING: random weights (smoke mode) — the heat maps are NOT meaningful.", file=sys.stderr)
+    thresholds = None
+    if normal is not None:
+        thresholds = _calibrate(model, normal, args)
+        thresholds.save(out / "thresholds.json")
+        print(_describe_thresholds(thresholds, args.calibrate) + f"; saved to {out / 'thresholds.json'}")
+    elif args.thresholds:
+        try:
+            thresholds = Thresholds.load(args.thresholds, setting_of(model, args.class_name, tta=_tta_setting(args)))
+        except ThresholdsFileError as err:
+            raise CLIError(str(err)) from err
+        print(_describe_thresholds(thresholds, args.thresholds))
     rows, names = [], _unique_stems(paths)
-    fields = ["image", "image_score", "max_pixel_score", "overlay", "error"]
+    decided = ["decision", "mask"] if thresholds is not None else []
+    fields = ["image", "image_score", "max_pixel_score", *decided, "overlay", "error"]
     with tqdm(total=len(paths), desc="localize", unit="img") as bar:
         for start in range(0, len(paths), args.batch_size):
             batch_paths, batch_names = paths[start:start + args.batch_size], names[start:start + args.batch_size]
@@ -129,18 +229,21 @@ def localize(args: argparse.Namespace) -> int:
                 maps = prediction.anomaly_maps.cpu().numpy()
                 scores = prediction.image_scores.cpu().numpy()
                 for image, (path, name), anomaly_map, score in zip(images, kept, maps, scores):
-                    overlay = save_overlay(
-                        out / f"{name}_overlay.png", image, anomaly_map,
-                        title=f"{args.class_name}: image score {score:.3f}", smoke=smoke,
-                    )
-                    rows.append({
-                        "image": str(path), "image_score": f"{score:.6f}",
-                        "max_pixel_score": f"{anomaly_map.max():.6f}", "overlay": overlay.name, "error": "",
-                    })
+                    row = {"image": str(path), "image_score": f"{score:.6f}", "max_pixel_score": f"{anomaly_map.max():.6f}"}
+                    title, mask = f"{args.class_name}: image score {score:.3f}", None
+                    if thresholds is not None:  # the decision at the image's own size, like the overlay
+                        full = resize_map(torch.from_numpy(anomaly_map), (image.height, image.width)).numpy()
+                        mask = thresholds.pixel_masks(full)
+                        row["decision"] = thresholds.decisions(score)[0]
+                        row["mask"] = _save_mask(out / f"{name}_mask.png", mask).name
+                        title += f" → {row['decision']}"
+                    overlay = save_overlay(out / f"{name}_overlay.png", image, anomaly_map, title=title, smoke=smoke, outline=mask)
+                    rows.append({**row, "overlay": overlay.name, "error": ""})
             write_csv_atomic(out / "scores.csv", rows, fields)  # after every batch: nothing lost
             bar.update(len(batch_paths))
     skipped = sum(1 for r in rows if r.get("error"))
-    print(f"wrote {len(rows) - skipped} overlays and {out / 'scores.csv'}")
+    masks = " and masks" if thresholds is not None else ""
+    print(f"wrote {len(rows) - skipped} overlays{masks} and {out / 'scores.csv'}")
     if skipped:
         print(f"anoclip: {skipped} input(s) skipped (see the error column of {out / 'scores.csv'})", file=sys.stderr)
         return 1
@@ -193,6 +296,21 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def from_folder(args: argparse.Namespace) -> int:
+    """``anoclip data from-folder``: a folder of good/ and defect images as a meta.json data set."""
+    from .data import DataError, ImageReadError, Meta
+    from .data import from_folder as convert
+
+    try:
+        out = convert(args.root, args.out, class_name=args.class_name, overwrite=args.overwrite)
+    except (DataError, ImageReadError) as err:
+        raise CLIError(str(err)) from err
+    for line in Meta.load(out).info.get("report", []):
+        print(f"note: {line}")
+    print(f"ready: {out} (index: {out / 'meta.json'}). Evaluate it with:  anoclip bench --root {out} --out RESULTS_DIR")
+    return 0
+
+
 def prefetch(args: argparse.Namespace) -> int:
     """Fetch what the book needs once (CLIP weights), or explain how to build it offline."""
     from .backbone import resolve_checkpoint
@@ -239,12 +357,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anoclip", description="Zero-shot anomaly localization with CLIP (AnoCLIP).")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    loc = commands.add_parser("localize", help="heat-map overlays and image scores for images")
+    loc = commands.add_parser("localize", help="heat-map overlays and image scores for images (and decisions, when calibrated)")
     loc.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     loc.add_argument("--class-name", required=True, help="object or texture name used in the prompts, e.g. bottle")
     loc.add_argument("--out", default="anoclip_out", help="output folder (default ./anoclip_out)")
+    decide = loc.add_mutually_exclusive_group()
+    decide.add_argument("--calibrate", metavar="NORMAL_DIR",
+                        help="folder of normal images: thresholds at --fpr, a <name>_mask.png per image and a decision column")
+    decide.add_argument("--thresholds", metavar="FILE", help="thresholds saved by `anoclip calibrate` (same model options)")
+    _add_fpr_argument(loc)
     _add_model_arguments(loc)
     loc.set_defaults(run=localize)
+
+    cal = commands.add_parser("calibrate", help="pixel and image thresholds at a false-positive rate, from normal images")
+    cal.add_argument("normal_dir", metavar="NORMAL_DIR", help="folder of normal (defect-free) images of the class")
+    cal.add_argument("--class-name", required=True, help="the class name you will localize with, e.g. bottle")
+    cal.add_argument("--out", default="thresholds.json", help="thresholds file to write (default ./thresholds.json)")
+    _add_fpr_argument(cal)
+    _add_model_arguments(cal)
+    cal.set_defaults(run=calibrate)
 
     run = commands.add_parser("bench", help="evaluate on a prepared dataset (meta.json), category by category")
     run.add_argument("--root", required=True, help="dataset root holding meta.json (see data_scripts/)")
@@ -261,6 +392,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="discard results of a different setting in --out")
     _add_model_arguments(run)
     run.set_defaults(run=bench)
+
+    data = commands.add_parser("data", help="turn your own images into a data set for `anoclip bench`")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    folder = data_commands.add_parser(
+        "from-folder", help="ROOT/good + ROOT/<defect>/ (+ ROOT/masks/<defect>/) → a meta.json data set",
+        description="Write ROOT's images in the meta.json layout: ROOT/good/ holds normal images, every other folder "
+                    "one defect type; optional masks go into ROOT/masks/<defect>/, named after their images.",
+    )
+    folder.add_argument("root", metavar="ROOT", help="the folder (or an archive of it); or a folder of such category folders")
+    folder.add_argument("--out", required=True, help="output folder (created; ROOT is never modified)")
+    folder.add_argument("--class-name", default=None, help="category name used in the prompts (default: ROOT's folder name)")
+    folder.add_argument("--overwrite", action="store_true", help="replace an output made from a different folder")
+    folder.set_defaults(run=from_folder)
 
     fetch = commands.add_parser("prefetch", help="download the book's CLIP weights once (offline: explains smoke mode)")
     fetch.add_argument("--model", default=None, help=f"default: $ANOCLIP_MODEL, else {DEFAULT_MODEL}")

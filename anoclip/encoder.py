@@ -8,7 +8,9 @@ attention, a second attention whose queries and keys are the block's *values*:
 content, so this attention stays local. The V-V stream accumulates those outputs (projected by
 the block's own ``out_proj``) on top of the stream that entered its first block, with no MLP and
 no LayerNorm of its own; every block computes both attentions from the *original* stream, so the
-CLS token and the original path compute exactly what vanilla CLIP computes (equal up to float rounding).
+CLS token and the original path perform the same operations as vanilla CLIP. Their results are
+equal up to float rounding, not bit for bit (a fused attention kernel may sum in another order):
+the tests compare them with ``torch.allclose(atol=1e-5)``.
 
 With ``ori_l`` the vanilla residual stream after block ``l`` and ``s`` the first V-V block::
 

@@ -30,6 +30,7 @@ from torch import Tensor
 from . import prompts as prompt_lib
 from . import scoring
 from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, TINY_MODEL, load_clip
+from .cache import checkpoint_sha256, digest_of, load_tensors, save_tensors
 from .config import AnoCLIPConfig, TTAConfig
 from .data.images import read_rgb, to_rgb
 from .encoder import ImageEncoding, check_supported, grid_size
@@ -93,7 +94,7 @@ class AnoCLIP:
         *,
         name: str = "custom",
         pretrained: Optional[str] = None,
-        random_weights: bool = False,
+        checkpoint: Optional[str] = None,
         _text_cache: Optional[Dict[tuple, TextBank]] = None,
     ) -> None:
         check_supported(clip.visual)
@@ -103,7 +104,7 @@ class AnoCLIP:
         self.config = config or AnoCLIPConfig()
         self.name = name
         self.pretrained = pretrained
-        self.random_weights = random_weights
+        self.checkpoint = checkpoint  # the weights file; None = random weights
         self._text_cache: Dict[tuple, TextBank] = {} if _text_cache is None else _text_cache
 
     # ---------------------------------------------------------------- construction
@@ -142,7 +143,7 @@ class AnoCLIP:
         loaded = load_clip(name, pretrained, image_size=image_size, device=device, cache_dir=cache_dir)
         return cls(
             loaded.clip, loaded.tokenizer, loaded.image_size, config,
-            name=name, pretrained=pretrained, random_weights=loaded.random_weights,
+            name=name, pretrained=pretrained, checkpoint=loaded.checkpoint,
         )
 
     def with_config(self, config: Optional[AnoCLIPConfig] = None, **changes) -> "AnoCLIP":
@@ -154,9 +155,25 @@ class AnoCLIP:
         new_config = (config or self.config).replace(**changes)
         return AnoCLIP(
             self.clip, self.tokenizer, self.image_size, new_config,
-            name=self.name, pretrained=self.pretrained, random_weights=self.random_weights,
+            name=self.name, pretrained=self.pretrained, checkpoint=self.checkpoint,
             _text_cache=self._text_cache,
         )
+
+    @property
+    def random_weights(self) -> bool:
+        return self.checkpoint is None
+
+    @functools.cached_property
+    def weights_sha256(self) -> Optional[str]:
+        """SHA-256 of the checkpoint file (remembered across processes), None for random weights."""
+        return None if self.checkpoint is None else checkpoint_sha256(self.checkpoint)
+
+    def cache_key(self, **parts: object) -> Optional[str]:
+        """Key of a disk-cache entry computed from these weights at this input size, or None
+        when there is nothing to key it by (random weights are never cached on disk)."""
+        if self.weights_sha256 is None:
+            return None
+        return digest_of({"model": self.name, "weights": self.weights_sha256, "image_size": self.image_size, **parts})
 
     @property
     def device(self) -> torch.device:
@@ -176,6 +193,7 @@ class AnoCLIP:
             "model": self.name,
             "pretrained": self.pretrained,
             "random_weights": self.random_weights,
+            "weights_sha256": self.weights_sha256,
             "image_size": self.image_size,
             "config": self.config.to_dict(),
         }
@@ -230,22 +248,35 @@ class AnoCLIP:
         return (class_name, config.prompts, config.ensemble, config.clean_names, class_name in config.texture_classes)
 
     def text_bank(self, class_name: str, config: Optional[AnoCLIPConfig] = None) -> TextBank:
-        """Prototypes and sentence embeddings of a class; computed once per prompt setting."""
+        """Prototypes and sentence embeddings of a class; computed once per prompt setting.
+
+        Kept in memory, and on disk under ``ANOCLIP_CACHE`` for pretrained weights, so a second
+        process (another chapter, another CLI run) reads them instead of running the text tower.
+        """
         config = config or self.config
         key = self._text_key(class_name, config)
         if key not in self._text_cache:
-            normal, abnormal = prompt_lib.build_sentences(
-                class_name, config.prompts, texture=key[-1], clean_names=config.clean_names
+            disk_key = self.cache_key(kind="text", prompt=key)
+            stored = load_tensors("text", disk_key) if disk_key else None
+            if stored is None:
+                stored = self._encode_text(class_name, config, texture=key[-1])
+                if disk_key:
+                    save_tensors("text", disk_key, stored)
+            device = self.device
+            self._text_cache[key] = TextBank(
+                stored["prototypes"].to(device), stored["sentences"].to(device), int(stored["normal_count"])
             )
-            with torch.inference_mode():
-                raw = prompt_lib.encode_sentences(self.clip, self.tokenizer, normal + abnormal)
-            raw_normal, raw_abnormal = raw[: len(normal)], raw[len(normal):]
-            prototypes = torch.stack([
-                prompt_lib.ensemble(raw_normal, config.ensemble),
-                prompt_lib.ensemble(raw_abnormal, config.ensemble),
-            ])
-            self._text_cache[key] = TextBank(prototypes, F.normalize(raw, dim=-1), len(normal))
         return self._text_cache[key]
+
+    def _encode_text(self, class_name: str, config: AnoCLIPConfig, texture: bool) -> Dict[str, Tensor]:
+        normal, abnormal = prompt_lib.build_sentences(class_name, config.prompts, texture=texture, clean_names=config.clean_names)
+        with torch.inference_mode():
+            raw = prompt_lib.encode_sentences(self.clip, self.tokenizer, normal + abnormal)
+        prototypes = torch.stack([
+            prompt_lib.ensemble(raw[: len(normal)], config.ensemble),
+            prompt_lib.ensemble(raw[len(normal):], config.ensemble),
+        ])
+        return {"prototypes": prototypes, "sentences": F.normalize(raw, dim=-1), "normal_count": torch.tensor(len(normal))}
 
     def text_prototypes(self, class_name: str, config: Optional[AnoCLIPConfig] = None) -> Tensor:
         """(2, D) unit vectors: row 0 normal, row 1 abnormal. Cached per class."""
@@ -376,4 +407,41 @@ class AnoCLIP:
             tta_losses=losses,
             patch_scores_before_tta=before,
             anomaly_maps_before_tta=None if before is None else scoring.anomaly_maps(before, size, config.smoothing, config.sigma),
+        )
+
+    # ---------------------------------------------------------------- decisions
+    def calibrate(
+        self,
+        normal_images: Images,
+        class_name: str,
+        fpr: float = 0.01,
+        *,
+        method: Method = "anoclip",
+        tta: Union[bool, TTAConfig] = False,
+        batch_size: int = 8,
+    ) -> "anoclip.calibration.Thresholds":
+        """Pixel and image thresholds at false-positive rate ``fpr`` on these normal images.
+
+        Returns an :class:`anoclip.calibration.Thresholds` (``pixel_threshold``,
+        ``image_threshold``; ``.save(path)`` / ``Thresholds.load(path)``) that records this model,
+        config, method, TTA setting and class: the thresholds hold only for predictions made the
+        same way, so pass the ``method`` and ``tta`` you will predict with. The rule, the minimum
+        number of images (99 at ``fpr=0.01``, 19 at 0.05) and how closely new normal images
+        follow the target are in :mod:`anoclip.calibration`; too few images raise
+        :class:`~anoclip.calibration.TooFewNormalImagesError` before any image is encoded.
+        """
+        from .calibration import Thresholds, check_count
+
+        items = self._as_batch(normal_images) if isinstance(normal_images, Tensor) else list(normal_images)
+        check_count(len(items), fpr, "normal_images")
+        tta_config = TTAConfig() if tta is True else (tta or None)
+        maps, scores = [], []
+        for start in range(0, len(items), batch_size):
+            prediction = self.predict(items[start:start + batch_size], class_name, method, tta=tta_config)
+            maps.append(prediction.anomaly_maps.float().cpu().numpy())
+            scores.append(prediction.image_scores.float().cpu().numpy())
+        return Thresholds.from_scores(
+            np.concatenate(maps), np.concatenate(scores), fpr, class_name=class_name,
+            method=get_method(method).info.name, tta=None if tta_config is None else tta_config.to_dict(),
+            model=self.describe(),
         )

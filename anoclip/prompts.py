@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Tuple
 
+import open_clip
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -145,11 +146,56 @@ def ensemble(embeddings: Tensor, order: str = "mean-then-normalize") -> Tensor:
     raise ValueError(f"Unknown ensemble order {order!r}; choose one of {ENSEMBLE_ORDERS}.")
 
 
+def _end_positions(clip: torch.nn.Module, tokens: Tensor) -> Tensor:
+    """Index of each sequence's pooled token: the end-of-text token, as open_clip pools it."""
+    if clip.text_pool_type == "eos":
+        return (tokens == clip.text_eos_id).int().argmax(dim=-1)
+    return tokens.argmax(dim=-1)  # "argmax": the end-of-text token has the largest id
+
+
+def _can_trim(clip: torch.nn.Module) -> bool:
+    """A standard open_clip text tower whose causal mask makes tokens after the end irrelevant."""
+    return (
+        isinstance(clip, open_clip.CLIP)
+        and getattr(clip, "attn_mask", None) is not None
+        and getattr(clip, "text_pool_type", None) in ("argmax", "eos")
+    )
+
+
+def encode_tokens(clip: torch.nn.Module, tokens: Tensor) -> Tensor:
+    """``clip.encode_text(tokens)`` computed only up to the batch's longest sentence: (K, D).
+
+    The text tower is causal — token ``i`` attends to tokens ``0..i`` only — and the embedding is
+    read at the end-of-text token, so the padding after the longest sentence cannot change it.
+    Running ``L`` positions instead of the full context (77) saves most of the work for short
+    prompts. Towers this reasoning does not cover (custom text encoders, non-causal masks) run
+    ``clip.encode_text`` unchanged.
+    """
+    if not _can_trim(clip):
+        return clip.encode_text(tokens)
+    ends = _end_positions(clip, tokens)
+    length = int(ends.max()) + 1
+    cast_dtype = clip.transformer.get_cast_dtype()
+    x = clip.token_embedding(tokens[:, :length]).to(cast_dtype) + clip.positional_embedding[:length].to(cast_dtype)
+    x = clip.ln_final(clip.transformer(x, attn_mask=clip.attn_mask[:length, :length]))
+    pooled = x[torch.arange(x.shape[0], device=x.device), ends]
+    if clip.text_projection is None:
+        return pooled
+    if isinstance(clip.text_projection, torch.nn.Linear):
+        return clip.text_projection(pooled)
+    return pooled @ clip.text_projection
+
+
 def encode_sentences(clip: torch.nn.Module, tokenizer, sentences: List[str], batch_size: int = 256) -> Tensor:
-    """Raw (un-normalised) CLIP text embeddings (K, D), in batches to bound memory."""
+    """Raw (un-normalised) CLIP text embeddings (K, D), in batches to bound memory.
+
+    Sentences are batched by length (then put back in order), so each batch is trimmed to
+    little more than its own sentences (:func:`encode_tokens`).
+    """
     device = next(clip.parameters()).device
-    chunks = []
-    for start in range(0, len(sentences), batch_size):
-        tokens = tokenizer(sentences[start:start + batch_size]).to(device)
-        chunks.append(clip.encode_text(tokens).float())
-    return torch.cat(chunks)
+    tokens = tokenizer(sentences)
+    order = _end_positions(clip, tokens).argsort(stable=True) if _can_trim(clip) else torch.arange(len(sentences))
+    encoded = torch.cat([encode_tokens(clip, tokens[chunk].to(device)).float() for chunk in order.split(batch_size)])
+    embeddings = torch.empty_like(encoded)
+    embeddings[order.to(device)] = encoded
+    return embeddings

@@ -1,8 +1,10 @@
 """Shared fixtures. Tests never touch the network: the hub is offline and weights are random."""
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("ANOCLIP_SMOKE", None)
+os.environ["ANOCLIP_CACHE"] = tempfile.mkdtemp(prefix="anoclip-test-cache-")  # never the user's cache
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

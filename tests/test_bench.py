@@ -5,6 +5,7 @@ import math
 import warnings
 
 import numpy as np
+import torch
 import pytest
 
 from anoclip import metrics
@@ -219,3 +220,31 @@ def test_ignore_masks_are_left_out_of_the_pixel_metrics(tiny, dataset, tmp_path)
     assert result.metrics["pixel_auroc"] == pytest.approx(metrics.pixel_auroc(maps, masks, ignore=ignores), abs=1e-6)
     assert result.metrics["aupro"] == pytest.approx(metrics.aupro(maps, masks, ignore=ignores), abs=1e-6)
     assert result.metrics["pixel_auroc"] != pytest.approx(metrics.pixel_auroc(maps, masks), abs=1e-6)
+
+
+def test_image_scores_are_computed_once_and_reused_by_every_localizer_and_tta(tiny, dataset, tmp_path, monkeypatch):
+    path = tmp_path / "tiny.pt"
+    torch.save(tiny.clip.state_dict(), path)
+    from anoclip import AnoCLIP
+
+    model = AnoCLIP.from_pretrained("anoclip-tiny", str(path), device="cpu")
+    first = run_benchmark(model, dataset, tmp_path / "a", BenchSetting.create("synthetic", limit=4), categories=["grid"],
+                          progress=False)[0]
+    asked = []
+    original = AnoCLIP.predict
+
+    def spy(self, *args, **kwargs):
+        asked.append(kwargs.get("image_scores", True))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AnoCLIP, "predict", spy)
+    for out, setting in (("tta", BenchSetting.create("synthetic", tta=True, limit=4)),
+                         ("maskclip", BenchSetting.create("synthetic", method="maskclip", limit=4))):
+        again = run_benchmark(model, dataset, tmp_path / out, setting, categories=["grid"], progress=False)[0]
+        for name in ("image_auroc", "image_ap", "image_f1_max"):
+            assert again.metrics[name] == first.metrics[name]
+    assert asked and not any(asked)  # no 22-view pass was repeated
+    winclip = run_benchmark(model, dataset, tmp_path / "w", BenchSetting.create("synthetic", method="winclip", limit=4),
+                            categories=["grid"], progress=False)[0]
+    assert asked[-1] is True  # WinCLIP's own prompts and single view: its own scores
+    assert winclip.images == 4

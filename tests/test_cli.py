@@ -1,4 +1,4 @@
-"""`anoclip localize` end to end (tiny model), and its error paths."""
+"""The command line end to end (tiny model): localize, calibrate, data from-folder, bench, and their error paths."""
 import csv
 import os
 import subprocess
@@ -142,3 +142,94 @@ def test_localize_shows_photos_upright_using_their_exif_orientation(tmp_path):
     with open(tmp_path / "o" / "scores.csv") as handle:
         scores = {row["image"].split("/")[-1]: row["image_score"] for row in csv.DictReader(handle)}
     assert scores["tagged.png"] == scores["upright.png"]
+
+
+def write_normals(folder, count, start=0):
+    from anoclip.data import render_synthetic
+
+    folder.mkdir(parents=True)
+    for index in range(start, start + count):
+        Image.fromarray(render_synthetic("bottle", "good", index, image_size=64)[2]).save(folder / f"n{index:03d}.png")
+    return folder
+
+
+def test_calibrate_then_localize_writes_masks_and_decisions_by_the_rule(tmp_path, tiny):
+    from anoclip.calibration import Thresholds
+    from anoclip.data.images import read_rgb
+    from anoclip.protocol import resize_map
+
+    normal = write_normals(tmp_path / "normal", 19)
+    file = tmp_path / "t.json"
+    assert main(["calibrate", str(normal), "--class-name", "bottle", "--out", str(file), "--fpr", "0.05", "--smoke"]) == 0
+    thresholds = Thresholds.load(file)
+    assert thresholds.n_images == 19 and thresholds.fpr == 0.05 and thresholds.class_name == "bottle"
+    folder = write_images(tmp_path / "imgs")
+    out = tmp_path / "out"
+    assert main(["localize", str(folder), "--class-name", "bottle", "--thresholds", str(file), "--smoke", "--out", str(out)]) == 1
+    with open(out / "scores.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if not row["error"]]
+    assert len(rows) == 3
+    for row in rows:
+        image = read_rgb(row["image"], orientation="exif")
+        with Image.open(out / row["mask"]) as stored:
+            mask = np.asarray(stored) > 0
+        assert mask.shape == (image.height, image.width)  # at the image's own size, like the overlay
+        expected_map = tiny.predict([image], "bottle").anomaly_maps[0]
+        expected = resize_map(expected_map, mask.shape).numpy() > thresholds.pixel_threshold
+        assert np.mean(mask != expected) < 1e-3  # float rounding at the threshold only
+        expected_decision = "anomalous" if float(row["image_score"]) > thresholds.image_threshold else "normal"
+        assert row["decision"] == expected_decision
+
+
+def test_localize_calibrates_from_a_folder_and_keeps_the_thresholds(tmp_path, capsys):
+    normal = write_normals(tmp_path / "normal", 9)
+    folder = write_normals(tmp_path / "test", 2, start=50)
+    out = tmp_path / "out"
+    code = main(["localize", str(folder), "--class-name", "bottle", "--calibrate", str(normal), "--fpr", "0.1",
+                 "--smoke", "--out", str(out)])
+    assert code == 0
+    assert "from 9 normal images" in capsys.readouterr().out
+    assert (out / "thresholds.json").is_file() and sorted(p.name for p in out.glob("*_mask.png")) == ["n050_mask.png", "n051_mask.png"]
+
+
+def test_too_few_normal_images_is_one_line_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    import anoclip.cli as cli
+
+    monkeypatch.setattr(cli, "_load_model", lambda args: pytest.fail("the model must not be loaded"))
+    normal = write_normals(tmp_path / "normal", 3)
+    folder = write_images(tmp_path / "imgs")
+    for argv in (["localize", str(folder), "--calibrate", str(normal)], ["calibrate", str(normal)]):
+        assert main([*argv, "--class-name", "bottle", "--smoke", "--out", str(tmp_path / "o.json")]) == 2
+        line = error_line(capsys)
+        assert str(normal) in line and "has 3 normal image(s)" in line and "at least 99" in line and "fpr >= 0.25" in line
+
+
+def test_thresholds_of_another_class_are_refused(tmp_path, capsys):
+    normal = write_normals(tmp_path / "normal", 9)
+    file = tmp_path / "t.json"
+    assert main(["calibrate", str(normal), "--class-name", "bottle", "--out", str(file), "--fpr", "0.1", "--smoke"]) == 0
+    folder = write_images(tmp_path / "imgs")
+    assert main(["localize", str(folder), "--class-name", "grid", "--thresholds", str(file), "--smoke", "--out", str(tmp_path / "o")]) == 2
+    line = error_line(capsys)
+    assert str(file) in line and "class_name is 'bottle' in the file, 'grid' here" in line
+
+
+def test_data_from_folder_then_bench(tmp_path, capsys):
+    root = tmp_path / "bottle"
+    write_normals(root / "good", 2)
+    (root / "scratch").mkdir()
+    (root / "masks" / "scratch").mkdir(parents=True)
+    from anoclip.data import render_synthetic
+
+    _, _, image, mask = render_synthetic("bottle", "defect", 1, image_size=64)
+    Image.fromarray(image).save(root / "scratch" / "s.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / "scratch" / "s.png")
+    data = tmp_path / "data"
+    assert main(["data", "from-folder", str(root), "--out", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "2 normal images and 1 anomalous image" in out and f"anoclip bench --root {data}" in out
+    assert main(["bench", "--root", str(data), "--out", str(tmp_path / "results"), "--smoke"]) == 0
+    (root / "masks" / "scratch" / "s.png").rename(root / "masks" / "scratch" / "t.png")
+    assert main(["data", "from-folder", str(root), "--out", str(tmp_path / "data2")]) == 2
+    line = error_line(capsys)
+    assert "masks/scratch/t.png" in line and "name(s) no image in scratch/" in line

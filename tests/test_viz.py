@@ -4,6 +4,7 @@ Explorer tests drive the controls the way a reader does (``explorer.layer.value 
 that what is drawn equals an independent computation from the model's taps/predictions, and
 that forward passes are cached (callbacks only redraw).
 """
+import datetime
 import itertools
 import math
 from types import SimpleNamespace
@@ -19,9 +20,11 @@ from anoclip.book import SMOKE_BANNER
 from anoclip.methods import get_method
 from anoclip.data import load_sample, make_synthetic_dataset, Meta
 from anoclip.protocol import resize_mask
+from anoclip.calibration import RegionDetection, Thresholds
 from anoclip.viz import (
     AttentionExplorer,
     HeatmapExplorer,
+    UploadExplorer,
     attention_from_patch,
     attention_received,
     block_locality,
@@ -30,21 +33,32 @@ from anoclip.viz import (
     defect_patch,
     group_similarity,
     layer_locality,
+    method_atlas,
     plot_attention_layers,
+    plot_before_after,
+    plot_calibration,
+    plot_cross_class_rates,
+    plot_decisions,
+    plot_detection_by_size,
     plot_locality,
     plot_map_grid,
     plot_metric_bars,
     plot_metric_curve,
     plot_patch_maps,
+    plot_score_strips,
     plot_similarity_heatmap,
     plot_temperature_effect,
     query_similarity,
     sentence_domains,
+    shuffle_blocks,
+    tile_copies,
     token_index,
     uniform_locality,
+    uploaded_images,
 )
 
 GRID = (3, 4)
+THRESHOLDS = Thresholds(0.5, 0.5, 0.01, 100, "bottle", "anoclip", None, {})
 
 
 def random_attention(heads=2, grid=GRID, seed=0):
@@ -196,6 +210,12 @@ def _figures():
         plot_metric_bars({"g": {"a": 0.5, "b": 0.7}}, "y"),
         plot_similarity_heatmap(np.eye(3), ["a", "b", "c"]),
         plot_temperature_effect(np.linspace(-0.03, 0.03, 50)),
+        plot_calibration(THRESHOLDS, np.random.rand(3, 8, 8), np.random.rand(3), others={"test": [0.2, 0.9]}),
+        plot_decisions([image, image], [np.random.rand(8, 8)] * 2, [0.1, 0.9], THRESHOLDS, names=["a", "b"], masks=[mask, None]),
+        plot_detection_by_size({"x": [RegionDetection(0, 10, 0.9, True), RegionDetection(0, 300, 0.1, False)]}, 64),
+        plot_cross_class_rates(np.array([[0.01, 0.5], [0.0, 0.01]]), ["a", "b"], 0.01),
+        plot_before_after([0.5, 0.6], [0.55, 0.4], colour=[1.0, 2.0], label="AUROC"),
+        plot_score_strips({"a": [0.1, 0.2], "b": [0.3]}, threshold=0.25),
     ]
 
 
@@ -357,3 +377,144 @@ def test_explorers_refuse_empty_input(tiny):
         AttentionExplorer(tiny, [], interactive=False)
     with pytest.raises(ValueError, match="every class"):
         HeatmapExplorer(tiny, {"bottle": []}, interactive=False)
+
+
+# ------------------------------------------------------------------ chapter 7: decisions, limits, uploads
+
+
+def test_decision_titles_follow_the_rule():
+    image = np.zeros((8, 8, 3), np.uint8)
+    fig = plot_decisions([image] * 3, [np.zeros((8, 8))] * 3, [0.4, 0.5, 0.6], THRESHOLDS)
+    titles = [ax.get_title() for ax in fig.axes[3:6]]
+    assert [title.splitlines()[1] for title in titles] == ["normal", "normal", "anomalous"]  # a tie is normal
+
+
+def test_detection_bars_count_the_regions_by_brute_force():
+    areas = [1, 3, 4, 5, 40, 64, 200]   # pixels; the patch is 4x4 = 16 px
+    found = [False, False, True, True, True, False, True]
+    fig = plot_detection_by_size({"s": [RegionDetection(0, a, 0.0, f) for a, f in zip(areas, found)]}, 16)
+    bars = fig.axes[0].patches
+    edges = [2.0 ** k for k in range(-4, 5)]  # 1/16 ... 16 patches
+    for bar, low, high in zip(bars, edges[:-1], edges[1:]):
+        inside = [f for a, f in zip(areas, found) if low <= a / 16 < high]
+        assert (np.isnan(bar.get_height()) and not inside) or bar.get_height() == pytest.approx(np.mean(inside))
+
+
+def test_shuffled_blocks_are_the_same_tiles_elsewhere_and_copies_repeat():
+    image = (np.random.default_rng(0).random((30, 30, 3)) * 255).astype(np.uint8)
+    shuffled = np.asarray(shuffle_blocks(image, 3, seed=1))
+    tiles = lambda a: sorted(a[r:r + 10, c:c + 10].tobytes() for r in (0, 10, 20) for c in (0, 10, 20))
+    assert tiles(shuffled) == tiles(image) and not np.array_equal(shuffled, image)
+    copies = np.asarray(tile_copies(image, 2)).astype(int)
+    assert copies.shape == image.shape
+    assert np.abs(copies[:15, :15] - copies[15:, 15:]).max() <= 1
+
+
+def test_method_atlas_has_every_method_and_tta_with_the_models_maps(tiny, defects, monkeypatch):
+    import anoclip.viz.limits as limits
+    from anoclip.config import TTAConfig
+
+    captured = {}
+    monkeypatch.setattr(limits, "plot_map_grid", lambda images, rows, **kw: captured.update(rows=rows, notes=kw["notes"]))
+    images = [image for image, _ in defects]
+    method_atlas(tiny, images, ["bottle", "grid"], masks=[mask for _, mask in defects], methods=["anoclip", "maskclip"])
+    assert list(captured["rows"]) == ["anoclip", "maskclip", "anoclip + TTA"]
+    fast = tiny.with_config(image_views=1)
+    x = fast.preprocess([images[1].resize((64, 64), Image.BILINEAR)])
+    expected = {"maskclip": fast.predict(x, "grid", "maskclip").anomaly_maps[0],
+                "anoclip + TTA": fast.predict(x, "grid", tta=TTAConfig()).anomaly_maps[0]}
+    for name, anomaly_map in expected.items():
+        assert np.allclose(captured["rows"][name][1], anomaly_map.numpy(), atol=1e-6)
+    assert captured["notes"]["anoclip"][0].startswith("px AUROC")
+
+
+def png_bytes(image):
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_uploaded_images_reads_both_ipywidgets_formats():
+    good = png_bytes(np.zeros((5, 6, 3), np.uint8))
+    eight = ({"name": "a.png", "content": memoryview(good)}, {"name": "notes.txt", "content": memoryview(b"hi")})
+    seven = {"a.png": {"content": good, "metadata": {}}, "notes.txt": {"content": b"hi", "metadata": {}}}
+    for value in (eight, seven):
+        images, rejected = uploaded_images(value)
+        assert [name for name, _ in images] == ["a.png"] and images[0][1].size == (6, 5) and rejected == ["notes.txt"]
+
+
+def upload_value(named):
+    """FileUpload.value as ipywidgets 8 holds it after a browser upload."""
+    entries = []
+    for name, image in named:
+        content = png_bytes(image)
+        entries.append({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
+                        "last_modified": datetime.datetime(2026, 1, 1)})
+    return tuple(entries)
+
+
+def test_upload_explorer_decides_with_uploaded_normals_or_says_why_not(tiny, defects):
+    from anoclip.data import render_synthetic
+
+    fast = tiny.with_config(image_views=1)
+    initial = [("example", defects[0][0])]
+    explorer = UploadExplorer(fast, initial, "bottle", fpr=0.1)
+    assert explorer.state["names"] == ["example"] and explorer.state["decisions"] is None
+    assert "upload at least 9 normal images" in explorer.message.value and explorer.picture.value
+    mine = [render_synthetic("bottle", "defect", i, image_size=64)[2] for i in range(2)]
+    explorer.upload.value = upload_value((f"m{i}.png", m) for i, m in enumerate(mine))
+    normals = [render_synthetic("bottle", "good", i, image_size=64)[2] for i in range(9)]
+    explorer.normal_upload.value = upload_value((f"n{i}.png", n) for i, n in enumerate(normals))
+    explorer.button.click()
+    thresholds = fast.calibrate(normals, "bottle", fpr=0.1)
+    scores = fast.predict(mine, "bottle").image_scores.numpy()
+    assert explorer.state["names"] == ["m0.png", "m1.png"] and explorer.state["thresholds"] == thresholds
+    assert explorer.state["decisions"] == thresholds.decisions(scores)
+    explorer.class_name.value = "grid"
+    explorer.normal_upload.value = ()
+    explorer.button.click()
+    assert explorer.state["decisions"] is None and "'grid'" in explorer.message.value  # bottle's thresholds are not grid's
+
+
+# ------------------------------------------------------------------ book helpers the chapters render with
+
+
+def test_book_table_formats_numbers_and_scrolls_instead_of_overflowing():
+    import pandas as pd
+
+    from anoclip.book import table
+
+    frame = pd.DataFrame({"score": [0.123456, float("nan")], "images": [3, 40], "note": ["a", "b"]}, index=["x", "y"])
+    html = table(frame).data
+    assert "overflow-x: auto" in html and "0.123" in html and "0.1234" not in html and "–" in html
+    assert ">40<" in html.replace(" ", "") and "40.000" not in html  # integers stay integers
+    assert "12.35 %" in table(100 * frame[["score"]], floats="{:.2f} %").data
+
+
+def test_benchmark_results_prefers_a_full_run_of_the_same_model(tmp_path, monkeypatch, tiny):
+    import json
+
+    from anoclip.book import benchmark_results
+
+    monkeypatch.setenv("ANOCLIP_RESULTS", str(tmp_path))
+    assert benchmark_results("synthetic", tiny) is None
+
+    def run(folder, categories, limit=None, tta=None, model=None):
+        record = {"dataset": "synthetic", "method": "anoclip", "method_options": {}, "tta": tta, "limit": limit,
+                  "model": model or {"model": tiny.name, "pretrained": tiny.pretrained, "image_size": tiny.image_size}}
+        (folder / "categories").mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps(record))
+        for category in categories:
+            result = {"category": category, "metrics": {"pixel_auroc": 0.5}, "images": 2, "anomalous": 1, "seconds": 0.1}
+            (folder / "categories" / f"{category}.json").write_text(json.dumps(result))
+
+    run(tmp_path / "quick", ["bottle", "grid", "pill"], limit=6)
+    run(tmp_path / "smoke" / "full", ["bottle"])
+    run(tmp_path / "tta", ["bottle", "grid", "pill", "carpet"], tta={"steps": 5})
+    run(tmp_path / "other", ["bottle", "grid", "pill", "carpet"], model={"model": "ViT-B-16", "pretrained": "openai", "image_size": 224})
+    folder, results = benchmark_results("synthetic", tiny)
+    assert folder == tmp_path / "smoke" / "full" and [r.category for r in results] == ["bottle"]
+    assert benchmark_results("synthetic", tiny, tta=True)[0] == tmp_path / "tta"
+    assert benchmark_results("mvtec", tiny) is None

@@ -6,6 +6,7 @@
 * :mod:`.download` - resumable, SHA-256-verified downloads and safe extraction;
 * :mod:`.registry` - what each of the ten benchmark data sets is and how to treat it;
 * :func:`prepare` - download/convert one data set (what ``data_scripts/`` call);
+* :func:`from_folder` - a user's own ``good/`` + defect folders (+ optional masks) as a data set;
 * :mod:`.images` - robust image and mask readers.
 """
 from .download import download, extract, sha256sum
@@ -24,6 +25,7 @@ from .errors import (
     UnknownDatasetError,
     UnsafeArchiveError,
 )
+from .folder import from_folder
 from .images import ImageReadError, read_mask, read_rgb
 from .meta import Meta, Sample, build_meta, load_ignore, load_sample, write_meta
 from .prepare import prepare
@@ -55,6 +57,7 @@ __all__ = [
     "dataset_defaults",
     "download",
     "extract",
+    "from_folder",
     "get_dataset",
     "load_ignore",
     "load_sample",

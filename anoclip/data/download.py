@@ -30,7 +30,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Optional, Type, TypeVar, Union
+from typing import Callable, Optional, Type, TypeVar, Union
 
 from tqdm.auto import tqdm
 
@@ -277,16 +277,17 @@ def _safe_target(root: Path, member: str, archive: Path) -> Path:
     return target
 
 
-def _extract_zip(archive: Path, staging: Path) -> None:
+def _extract_zip(archive: Path, staging: Path) -> int:
     with zipfile.ZipFile(archive) as bundle:
         members = bundle.infolist()
         for info in members:
             _safe_target(staging, info.filename, archive)
         for info in tqdm(members, desc=f"extract {archive.name}", unit="file"):
             bundle.extract(info, staging)
+    return len(members)
 
 
-def _extract_tar(archive: Path, staging: Path) -> None:
+def _extract_tar(archive: Path, staging: Path) -> int:
     with tarfile.open(archive) as bundle:
         members = bundle.getmembers()
         for member in members:
@@ -300,6 +301,7 @@ def _extract_tar(archive: Path, staging: Path) -> None:
         options = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         for member in tqdm(members, desc=f"extract {archive.name}", unit="file"):
             bundle.extract(member, staging, **options)
+    return len(members)
 
 
 def _member_path(name: str, member: str) -> Optional[str]:
@@ -338,6 +340,49 @@ def _zip_member(archive: Path, member: str, staging: Path) -> int:
     return len(chosen)
 
 
+def _staged_extraction(
+    archive: Path, dest: Path, what: str, unpack: Callable[[Path], int], nothing: str, check_space: bool = False
+) -> Path:
+    """Run ``unpack(staging)`` into ``<dest>.partial`` and rename it to ``dest`` when complete.
+
+    The one place that checks the archive (and, with ``check_space``, that the disk can hold
+    about its size), cleans up a failed attempt and turns low-level errors into clear ones;
+    ``unpack`` returns how many members it wrote; none is the error ``nothing``.
+    """
+    if not archive.is_file():
+        raise DataError(f"Archive {archive} does not exist.")
+    if not (zipfile.is_zipfile(archive) or tarfile.is_tarfile(archive)):
+        raise DataError(
+            f"{archive} is not a zip or tar archive (or it is truncated). Re-download it, or extract it "
+            "yourself and pass the folder instead."
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if check_space:
+        _check_space(dest.parent, archive.stat().st_size, f"extracting {archive.name}")
+    staging = dest.with_name(dest.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        count = unpack(staging)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        if err.errno == errno.ENOSPC:
+            raise NotEnoughDiskSpace(f"Disk full while extracting {what} into {dest.parent}.") from err
+        raise DataError(f"Extracting {what} failed: {err}. The archive may be truncated; re-download it.") from err
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DataError(f"{archive} is damaged ({err}); re-download it.") from err
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if count == 0:
+        shutil.rmtree(staging)
+        raise DataError(nothing)
+    os.replace(staging, dest)
+    return dest
+
+
 def extract_member(archive: PathLike, member: str, dest: PathLike) -> Path:
     """Extract only the top-level folder ``member`` of a tar or zip archive into ``dest``.
 
@@ -348,35 +393,14 @@ def extract_member(archive: PathLike, member: str, dest: PathLike) -> Path:
     archive, dest = Path(archive), Path(dest)
     if dest.is_dir():
         return dest
-    if not archive.is_file():
-        raise DataError(f"Archive {archive} does not exist.")
-    if not (zipfile.is_zipfile(archive) or tarfile.is_tarfile(archive)):
-        raise DataError(f"{archive} is not a zip or tar archive (or it is truncated). Re-download it.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.with_name(dest.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    try:
-        count = _zip_member(archive, member, staging) if zipfile.is_zipfile(archive) else _stream_tar_member(
-            archive, member, staging
-        )
-    except OSError as err:
-        shutil.rmtree(staging, ignore_errors=True)
-        if err.errno == errno.ENOSPC:
-            raise NotEnoughDiskSpace(f"Disk full while extracting {member}/ from {archive} into {dest.parent}.") from err
-        raise DataError(f"Extracting {member}/ from {archive} failed: {err}. The archive may be truncated.") from err
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise DataError(f"{archive} is damaged ({err}); re-download it.") from err
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if count == 0:
-        shutil.rmtree(staging)
-        raise DataError(f"{archive} has no top-level folder {member}/; is it the right archive?")
-    os.replace(staging, dest)
-    return dest
+
+    def unpack(staging: Path) -> int:
+        if zipfile.is_zipfile(archive):
+            return _zip_member(archive, member, staging)
+        return _stream_tar_member(archive, member, staging)
+
+    nothing = f"{archive} has no top-level folder {member}/; is it the right archive?"
+    return _staged_extraction(archive, dest, f"{member}/ from {archive}", unpack, nothing)
 
 
 def extract(archive: PathLike, dest: PathLike) -> Path:
@@ -389,34 +413,9 @@ def extract(archive: PathLike, dest: PathLike) -> Path:
     archive, dest = Path(archive), Path(dest)
     if dest.is_dir():
         return dest
-    if not archive.is_file():
-        raise DataError(f"Archive {archive} does not exist.")
-    if not (zipfile.is_zipfile(archive) or tarfile.is_tarfile(archive)):
-        raise DataError(
-            f"{archive} is not a zip or tar archive (or it is truncated). Re-download it, or extract it "
-            "yourself and pass the folder instead."
-        )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.with_name(dest.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    _check_space(dest.parent, archive.stat().st_size, f"extracting {archive.name}")
-    try:
-        if zipfile.is_zipfile(archive):
-            _extract_zip(archive, staging)
-        else:
-            _extract_tar(archive, staging)
-    except OSError as err:
-        shutil.rmtree(staging, ignore_errors=True)
-        if err.errno == errno.ENOSPC:
-            raise NotEnoughDiskSpace(f"Disk full while extracting {archive} into {dest.parent}.") from err
-        raise DataError(f"Extracting {archive} failed: {err}. The archive may be truncated; re-download it.") from err
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise DataError(f"{archive} is damaged ({err}); re-download it.") from err
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    os.replace(staging, dest)
-    return dest
+
+    def unpack(staging: Path) -> int:
+        return _extract_zip(archive, staging) if zipfile.is_zipfile(archive) else _extract_tar(archive, staging)
+
+    nothing = f"{archive} is an empty archive; re-download it."
+    return _staged_extraction(archive, dest, str(archive), unpack, nothing, check_space=True)

@@ -51,11 +51,13 @@ def save_overlay(
     alpha: float = 0.5,
     vmin: Optional[float] = None,
     vmax: Optional[float] = None,
+    outline: Optional[np.ndarray] = None,
 ) -> Path:
     """Write image | overlay side by side as a PNG, atomically; smoke-mode figures get a banner.
 
-    Uses matplotlib's object API (no pyplot), so it never touches the global backend of a
-    notebook or a headless CLI run.
+    ``outline`` (a boolean mask at the image's size, e.g. the pixels above a calibrated
+    threshold) is drawn in white on the overlay. Uses matplotlib's object API (no pyplot), so it
+    never touches the global backend of a notebook or a headless CLI run.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
@@ -68,6 +70,8 @@ def save_overlay(
     axes[0].set_title("image")
     low, high = colour_range(anomaly_map, vmin, vmax)
     axes[1].imshow(heatmap_overlay(image, anomaly_map, alpha, vmin=low, vmax=high))
+    if outline is not None and np.any(outline) and not np.all(outline):
+        axes[1].contour(np.asarray(outline, dtype=np.float32), levels=[0.5], colors="white", linewidths=1.2)
     axes[1].set_title(title or "anomaly map")
     for axis in axes:
         axis.axis("off")
