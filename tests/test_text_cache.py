@@ -26,7 +26,14 @@ def test_trimmed_text_tower_equals_clip_encode_text(tiny, sentences):
     assert torch.allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_trimming_runs_only_up_to_the_longest_sentence(tiny, monkeypatch):
+@pytest.fixture
+def own_tiny():
+    """A private tiny model for tests that patch it (the shared ``tiny`` must stay untouched)."""
+    return AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu")
+
+
+def test_trimming_runs_only_up_to_the_longest_sentence(own_tiny, monkeypatch):
+    tiny = own_tiny
     tokens = tiny.tokenizer(["a photo of a bottle", "a bottle"])
     seen = []
     original = tiny.clip.transformer.forward
@@ -47,7 +54,8 @@ def test_sentences_come_back_in_their_order_whatever_the_length_batching(tiny):
     assert torch.allclose(together, one_by_one, atol=1e-5)
 
 
-def test_towers_it_cannot_reason_about_run_encode_text_unchanged(tiny, monkeypatch):
+def test_towers_it_cannot_reason_about_run_encode_text_unchanged(own_tiny, monkeypatch):
+    tiny = own_tiny
     tokens = tiny.tokenizer(["a bottle"])
     monkeypatch.setattr(tiny.clip, "attn_mask", None)  # not causal: padding could matter
     calls = []
