@@ -6,6 +6,9 @@
 #   make rehearse   the whole book in real mode, every download served by a stand-in mirror on
 #                   127.0.0.1 (random-weight checkpoint, synthetic raw layouts); MODEL=anoclip-tiny
 #                   (default, minutes) or MODEL=ViT-B-16-plus-240 (hours on a CPU)
+# and the book's two other editions, generated from the same sources (anoclip/editions):
+#   make colab      the notebooks as Colab renders them → _build/colab/ (published on the colab branch)
+#   make classroom  student and autograder editions of the assignments → _build/classroom/
 # Each creates (or refreshes) the virtual environment .venv with everything it needs.
 
 PYTHON ?= python3
@@ -15,7 +18,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 MODEL ?= anoclip-tiny
 
-.PHONY: book test pytest smoke-book rehearse install clean
+.PHONY: book test pytest smoke-book rehearse colab classroom install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +30,10 @@ install: $(STAMP)
 # ANOCLIP_MODEL, ANOCLIP_PRETRAINED (an open_clip tag or a checkpoint file), ANOCLIP_MIRROR and
 # ANOCLIP_CACHE reach prefetch and every chapter unchanged, from the environment or this command
 # line, e.g.  make book ANOCLIP_MODEL=ViT-B-16 ANOCLIP_PRETRAINED=openai
+# `anoclip.editions check` notes in the log where the launch buttons point (and warns while
+# _config.yml still names the placeholder repository).
 book: $(STAMP)
+	$(BIN)/python -m anoclip.editions check
 	$(BIN)/anoclip prefetch
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
@@ -37,11 +43,20 @@ pytest: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) -q
 
 smoke-book: $(STAMP)
+	$(BIN)/python -m anoclip.editions check
 	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
 
 # Output, data, results and caches of the rehearsal: _build/rehearsal (replaced on every run).
 rehearse: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m anoclip.rehearsal --model $(MODEL)
+
+# No execution: the Colab edition prints its numbers when a reader runs it (see anoclip/editions/colab.py).
+colab: $(STAMP)
+	$(BIN)/python -m anoclip.editions colab
+
+# --run-tests runs every test, hidden ones included, against the solutions (smoke mode: seconds each).
+classroom: $(STAMP)
+	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/python -m anoclip.editions classroom --run-tests
 
 clean:
 	rm -rf _build

@@ -1,8 +1,12 @@
-"""Small helpers the book's notebooks share: smoke mode, Colab detection, banners, glue, and
-chapter 6's benchmark plan, provenance and committed results.
+"""Small helpers the book's notebooks share: smoke mode and rehearsal banners, Colab, Drive, GPU,
+glue, and chapter 6's benchmark plan, provenance and committed results.
 
 Kept free of heavy imports (no myst-nb, no IPython, no torch at import time) so that the
 package, the CLI and the tests can read the smoke switch without pulling in a notebook stack.
+
+The Colab edition (``make colab``, :mod:`anoclip.editions.colab`) calls :func:`colab_setup`,
+:func:`use_google_drive` and, through :func:`glue`, prints the numbers the site shows in its
+prose; the book's own build never needs them.
 """
 from __future__ import annotations
 
@@ -28,21 +32,32 @@ from .env import data_dir, results_dir, smoke_mode
 from .fileio import write_json_atomic
 
 __all__ = [
-    "CPU_BASELINE_IMAGES", "REHEARSAL_BANNER", "SMOKE_BANNER", "BenchPlan", "CommittedRun", "RecordedRun",
-    "add_figure_banner", "add_smoke_banner", "bench_plans", "benchmark_results", "choose_plan", "committed_runs",
-    "comparable_metric", "data_dir", "export_run", "figure_banner", "glue", "hardware", "in_colab", "load_examples",
-    "load_model", "quiet", "read_bench_folder", "read_provenance", "rehearsal_mode", "results_dir", "run_provenance",
+    "BenchPlan", "CPU_BASELINE_IMAGES", "CommittedRun", "DRIVE_FOOTPRINT", "REHEARSAL_BANNER", "RecordedRun",
+    "SMOKE_BANNER", "add_figure_banner", "add_smoke_banner", "autocast_choice", "bench_plans", "benchmark_results",
+    "choose_plan", "colab_setup", "committed_runs", "comparable_metric", "data_dir", "enable_colab_widgets",
+    "export_run", "figure_banner", "glue", "gpu_report", "hardware", "in_colab", "load_examples", "load_model",
+    "quiet", "read_bench_folder", "read_provenance", "rehearsal_mode", "results_dir", "run_provenance",
     "sample_dataset", "setup_figures", "smoke_mode", "source_revision", "spread", "table", "tidy",
-    "write_provenance",
+    "use_google_drive", "write_provenance",
 ]
 
 SMOKE_BANNER = "SMOKE MODE: tiny random CLIP + synthetic data. Numbers are NOT meaningful."
 REHEARSAL_BANNER = "REHEARSAL: random-weight checkpoint + synthetic stand-in data (ANOCLIP_STANDINS). NOT a result."
 BANNER_INCHES = 0.4  # height kept free for the banner at the top of a smoke-mode (or rehearsal) figure
+DRIVE_ROOT = Path("/content/drive")
+# What the book keeps under ANOCLIP_CACHE/DATA: the weights once, and for the two MVTec AD categories of
+# chapters 1-5 their archives plus ONE prepared copy (anoclip.data never hard-links, and the
+# extraction is moved into the prepared dataset rather than copied; measured in tests/test_data_samples.py).
+DRIVE_FOOTPRINT = (
+    "Drive space: CLIP weights ~0.8 GB (ViT-B-16-plus-240 / laion400m_e32); the MVTec AD bottle and grid "
+    "categories of chapters 1-5 ~0.3 GB of archives + ~0.3 GB prepared (archives + one extracted copy, nothing "
+    "more); chapter 6 adds, per benchmark dataset you prepare, its archive + one prepared copy, and its results."
+)
+_COLAB_GPU_HINT = "Runtime → Change runtime type → Hardware accelerator: T4 GPU (or better) → Save, then run the notebook again from the top."
 
 
 def in_colab() -> bool:
-    """True inside a Google Colab kernel (the book's install cells run only there)."""
+    """True inside a Google Colab kernel (the Colab edition's install and Drive cells act only there)."""
     return "google.colab" in sys.modules
 
 
@@ -57,6 +72,21 @@ def figure_banner() -> Optional[str]:
     if smoke_mode():
         return SMOKE_BANNER
     return REHEARSAL_BANNER if rehearsal_mode() else None
+
+
+def enable_colab_widgets() -> bool:
+    """On Colab, enable its custom widget manager; return whether it did (False elsewhere).
+
+    Colab renders its preinstalled ipywidgets 7.x natively, but ipywidgets 8 (if a reader
+    upgrades it) and widget-state messages from other libraries need the custom manager, which
+    loads the widget JavaScript from a CDN. Calling it twice is harmless.
+    """
+    if not in_colab():
+        return False
+    from google.colab import output  # type: ignore[import-not-found]
+
+    output.enable_custom_widget_manager()
+    return True
 
 
 def setup_figures() -> None:
@@ -79,6 +109,32 @@ def setup_figures() -> None:
         matplotlib.rcParams["figure.hooks"] = [*matplotlib.rcParams["figure.hooks"], hook]
 
 
+def autocast_choice(capability: Optional[Tuple[int, int]], setting: Optional[str] = None) -> Optional[str]:
+    """The autocast dtype the book uses on a GPU of compute ``capability`` (None: no CUDA device).
+
+    ``setting`` is ``$ANOCLIP_PRECISION`` unless given: ``auto`` gives bf16 from compute
+    capability 8.0 (Ampere and later: A100, L4, H100), fp16 below (T4, V100), and full precision
+    without CUDA; ``fp32`` always gives full precision (None, the package's faithful default);
+    ``fp16``/``bf16`` force that type on CUDA.
+    """
+    setting = env.precision() if setting is None else setting
+    if capability is None or setting == "fp32":
+        return None
+    if setting in ("fp16", "bf16"):
+        return setting
+    return "bf16" if tuple(capability) >= (8, 0) else "fp16"
+
+
+def _cuda_capability(device: Any) -> Optional[Tuple[int, int]]:
+    """Compute capability of ``device`` when it is a CUDA device, else None."""
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    return tuple(torch.cuda.get_device_capability(device))
+
+
 def load_model(**kwargs: Any):
     """The chapter's model: real weights by default, the tiny random CLIP in smoke mode.
 
@@ -93,6 +149,11 @@ def load_model(**kwargs: Any):
     announces smoke mode with the banner on every figure (:func:`setup_figures`), so the warning
     :meth:`~anoclip.AnoCLIP.from_pretrained` gives when the environment swaps a model behind a
     caller's back would only be noise on every page.
+
+    On a CUDA device, real mode runs in mixed precision unless the config already asks for an
+    autocast type: :func:`autocast_choice` (bf16 from compute capability 8.0, fp16 on a T4), so
+    that a free Colab GPU is not held back by fp32. ``ANOCLIP_PRECISION=fp32`` keeps the
+    faithful fp32 of the package default (``AnoCLIPConfig.amp=None``).
     """
     from .env import model_name, pretrained
     from .model import AnoCLIP
@@ -103,7 +164,29 @@ def load_model(**kwargs: Any):
         kwargs.update(name=TINY_MODEL, pretrained=None, image_size=None)
     kwargs.setdefault("name", model_name())
     kwargs.setdefault("pretrained", pretrained())
-    return AnoCLIP.from_pretrained(**kwargs)
+    model = AnoCLIP.from_pretrained(**kwargs)
+    amp = None if smoke_mode() else autocast_choice(_cuda_capability(model.device))
+    if amp and model.config.amp is None:
+        model = model.with_config(amp=amp)
+    return model
+
+
+def gpu_report() -> str:
+    """One or two lines on the runtime's accelerator and the precision :func:`load_model` picks.
+
+    Without a GPU they say what to change (on Colab, the runtime type), since real mode on a CPU
+    takes minutes per chapter figure instead of seconds.
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        fix = _COLAB_GPU_HINT if in_colab() else "install a CUDA build of PyTorch on a machine with an NVIDIA GPU"
+        return f"No GPU: real mode runs on the CPU, much more slowly. To use a GPU: {fix}"
+    capability = _cuda_capability("cuda")
+    amp = None if smoke_mode() else autocast_choice(capability)
+    mode = f"{amp} autocast (mixed precision)" if amp else "fp32"
+    return (f"GPU: {torch.cuda.get_device_name()} (compute capability {capability[0]}.{capability[1]}): chapters run in {mode}; "
+            f"{env.PRECISION_ENV}=fp32 (or one of {list(env.PRECISIONS)}) sets it before load_model().")
 
 
 def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
@@ -248,17 +331,27 @@ def add_smoke_banner(fig: Any, text: str = SMOKE_BANNER) -> None:
     )
 
 
+_GLUE_FORMATS: Optional[Dict[str, Tuple[str, ...]]] = None
+
+
 def glue(name: str, value: Any, display: bool = True) -> None:
     """Publish ``value`` under ``name`` for ``{glue:}`` roles in the book, without myst-nb.
 
     myst-nb's glue is an IPython display bundle carrying ``metadata.scrapbook``; emitting that
-    bundle here keeps Colab (which lacks myst-nb) free of a Sphinx install.
+    bundle here keeps Colab (which lacks myst-nb) free of a Sphinx install. In the Colab edition,
+    where no Sphinx fills the prose in, :func:`colab_setup` registers the formats the prose uses
+    and each value is printed instead, as ``[name] = value`` -- the text shows ``[name]`` where
+    the site shows the number.
     """
     from IPython.display import display as ipy_display  # imported lazily: notebooks only
 
-    prefix = "application/papermill.record/"
     if isinstance(value, numbers.Number) and not isinstance(value, bool):
         value = int(value) if isinstance(value, numbers.Integral) else float(value)
+    if _GLUE_FORMATS is not None:
+        for spec in _GLUE_FORMATS.get(name, ()):
+            print(f"[{name}] = {format(value, spec)}")
+        return
+    prefix = "application/papermill.record/"
     bundle = {prefix + "text/plain": repr(value)}
     if hasattr(value, "_repr_png_") or type(value).__name__ == "Figure":
         import base64
@@ -556,3 +649,42 @@ def comparable_metric(number: Any, resolution: Optional[int] = None) -> Tuple[Op
     elif resolution is not None and number.resolution != resolution:
         caveats.append(f"evaluated at {number.resolution} px, ours at {resolution} px")
     return metric, "; ".join(caveats)
+
+
+def colab_setup(glue_formats: Optional[Mapping[str, Sequence[str]]] = None) -> None:
+    """The Colab edition's setup cell: widgets, glue printing, and a GPU check.
+
+    On Colab it enables the custom widget manager, which the explorers' ipywidgets need when the
+    runtime's ipywidgets is 8.x (harmless with Colab's 7.x). ``glue_formats`` (name → the format
+    specs the prose uses) makes :func:`glue` print the values. It then prints
+    :func:`gpu_report` and where weights, data and results go.
+    """
+    global _GLUE_FORMATS
+    enable_colab_widgets()
+    if glue_formats is not None:
+        _GLUE_FORMATS = {name: tuple(dict.fromkeys(specs)) for name, specs in glue_formats.items()}
+    print(gpu_report())
+    print(f"weights: {env.cache_dir()} | data: {data_dir()} | results: {results_dir()}")
+
+
+def use_google_drive(folder: str = "anoclip", mount_point: Path = DRIVE_ROOT) -> Dict[str, Path]:
+    """Mount Google Drive (Colab only) and keep weights, data and results in ``MyDrive/<folder>``.
+
+    Sets ``ANOCLIP_CACHE``, ``ANOCLIP_DATA`` and ``ANOCLIP_RESULTS`` to
+    ``MyDrive/<folder>/{cache,data,results}`` (:func:`anoclip.env.use_folders`), so the next
+    session and the next chapter find what this one downloaded. Drive holds no hard links and
+    the data layer needs none; :data:`DRIVE_FOOTPRINT` says how much space the book takes.
+    """
+    if not in_colab():
+        raise RuntimeError(
+            "use_google_drive() mounts Google Drive and works only on Colab. Elsewhere, set "
+            f"{env.CACHE_ENV}, {env.DATA_ENV} and {env.RESULTS_ENV} to the folders you want instead."
+        )
+    from google.colab import drive  # type: ignore[import-not-found]
+
+    drive.mount(str(mount_point))
+    folders = env.use_folders(mount_point / "MyDrive" / folder)
+    for name, path in folders.items():
+        print(f"{name}={path}")
+    print(DRIVE_FOOTPRINT)
+    return folders

@@ -17,6 +17,8 @@ ANOCLIP_MODEL       ViT-B-16-plus-240           the architecture the book and pr
 ANOCLIP_PRETRAINED  laion400m_e32               its open_clip tag, or a local checkpoint file
 ANOCLIP_STANDINS    unset                       a rehearsal's manifest of declared stand-in files
 ANOCLIP_PLAN        from the hardware           chapter 6's benchmark plan: cpu or gpu
+ANOCLIP_PRECISION   auto                        the book's CUDA autocast: auto (bf16 from compute
+                                                capability 8.0, fp16 below), fp16, bf16 or fp32
 HF_HUB_OFFLINE      off                         (Hugging Face's) no network for CLIP weights
 ==================  ==========================  ==============================================
 
@@ -26,8 +28,9 @@ imports torch) and the light CLI and book helpers share one owner of them.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Iterator, Optional
 
 SMOKE_ENV = "ANOCLIP_SMOKE"
 DATA_ENV = "ANOCLIP_DATA"
@@ -38,12 +41,16 @@ MODEL_ENV = "ANOCLIP_MODEL"
 PRETRAINED_ENV = "ANOCLIP_PRETRAINED"
 STANDINS_ENV = "ANOCLIP_STANDINS"
 PLAN_ENV = "ANOCLIP_PLAN"
+PRECISION_ENV = "ANOCLIP_PRECISION"
 HF_OFFLINE_ENV = "HF_HUB_OFFLINE"
 #: Every ANOCLIP_* variable above, e.g. for a rehearsal that must start from a clean environment.
-VARIABLES = (SMOKE_ENV, DATA_ENV, RESULTS_ENV, CACHE_ENV, MIRROR_ENV, MODEL_ENV, PRETRAINED_ENV, STANDINS_ENV, PLAN_ENV)
+VARIABLES = (
+    SMOKE_ENV, DATA_ENV, RESULTS_ENV, CACHE_ENV, MIRROR_ENV, MODEL_ENV, PRETRAINED_ENV, STANDINS_ENV, PLAN_ENV, PRECISION_ENV,
+)
 
 DEFAULT_MODEL = "ViT-B-16-plus-240"
 DEFAULT_PRETRAINED = "laion400m_e32"
+PRECISIONS = ("auto", "fp16", "bf16", "fp32")
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -120,3 +127,52 @@ def bench_plan() -> Optional[str]:
 def hf_offline() -> bool:
     """``HF_HUB_OFFLINE`` (Hugging Face's own switch): load CLIP weights without the network."""
     return flag(HF_OFFLINE_ENV)
+
+
+def precision() -> str:
+    """``$ANOCLIP_PRECISION``: how the book's :func:`anoclip.book.load_model` runs on CUDA.
+
+    ``auto`` (the default) picks mixed precision from the GPU, ``fp32`` keeps the faithful full
+    precision of the package default, ``fp16``/``bf16`` force one autocast type. The package
+    itself (``AnoCLIPConfig.amp``) never reads this: only the book's chapters do.
+    """
+    value = (_value(PRECISION_ENV) or "auto").lower()
+    if value not in PRECISIONS:
+        raise ValueError(
+            f"{PRECISION_ENV}={os.environ[PRECISION_ENV]!r} is not one of {list(PRECISIONS)}; "
+            f"set it to fp32 for full precision, or unset it for the automatic choice."
+        )
+    return value
+
+
+def use_folders(root: Path) -> Dict[str, Path]:
+    """Point ``ANOCLIP_CACHE``, ``ANOCLIP_DATA`` and ``ANOCLIP_RESULTS`` at ``root/{cache,data,results}``.
+
+    What the Colab edition's Google Drive cell calls: every reader above then sees the new
+    folders (they read the environment at each call), and so do the subprocesses a chapter
+    starts. Returns the variables it set.
+    """
+    folders = {CACHE_ENV: root / "cache", DATA_ENV: root / "data", RESULTS_ENV: root / "results"}
+    for name, folder in folders.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[name] = str(folder)
+    return folders
+
+
+@contextmanager
+def smoke_for_subprocesses(enabled: bool) -> Iterator[None]:
+    """Within the block, ``ANOCLIP_SMOKE=1`` when ``enabled`` (for kernels started meanwhile), then as before.
+
+    Grading executes each handed-in notebook in a fresh kernel, which inherits this process's
+    environment: smoke mode there makes a notebook's demo cells run in seconds without weights.
+    """
+    before = os.environ.get(SMOKE_ENV)
+    if enabled:
+        os.environ[SMOKE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SMOKE_ENV, None)
+        else:
+            os.environ[SMOKE_ENV] = before

@@ -526,6 +526,24 @@ class PixelScores:
         neg, pos, _ = self._finalized()
         return _aupro_sorted(neg, pos, self._pro_weights, fpr_limit)
 
+    def pro_at(self, thresholds: Any) -> tuple[np.ndarray, np.ndarray]:
+        """FPR and PRO at each of ``thresholds`` (a pixel counts when its score is >= the threshold).
+
+        For drawing the PRO curve (a dense grid of thresholds traces the curve :meth:`aupro`
+        integrates exactly; the cflow variant's 200 thresholds give the points it uses): FPR is
+        the share of normal pixels, PRO the mean over regions of each region's share, at or
+        above each threshold. Both are float64 arrays shaped like ``thresholds``.
+        """
+        reason = self._undefined()
+        if reason:
+            raise MetricInputError(f"the PRO curve is undefined: {reason}.")
+        neg, pos, _ = self._finalized()
+        at = np.asarray(thresholds, dtype=np.float64)
+        fpr = (neg.size - np.searchsorted(neg, at, side="left")) / neg.size
+        weight_below = np.concatenate([[0.0], np.cumsum(self._pro_weights(0, pos.size))])
+        pro = weight_below[-1] - weight_below[np.searchsorted(pos, at, side="left")]
+        return fpr, pro
+
     def aupro_cflow(self, fpr_limit: float = 0.3, steps: int = 200) -> float:
         """The AUPRO variant of CFlow / APRIL-GAN / AnomalyCLIP / MuSc / AnoVL (``cal_pro_score``).
 

@@ -151,21 +151,66 @@ def test_mvtec_folder(tmp_path):
     np.testing.assert_array_equal(read_mask(out / bottle[1]["mask_path"]), _box_mask(12, 16, (6, 10, 1, 4)))
 
 
-def test_mvtec_archive_extracts_next_to_it_and_links_from_the_cache(tmp_path):
+def test_mvtec_archive_extraction_is_moved_into_the_output_and_never_linked(tmp_path):
     raw = _mvtec_raw(tmp_path / "src" / "mvtec")
     archive = tmp_path / "dl" / "mvtec_anomaly_detection.tar.xz"
     archive.parent.mkdir()
     with tarfile.open(archive, "w:xz") as bundle:
         bundle.add(raw, arcname=".")
-    before = _tree_hash(archive)
+    before, raw_before = _tree_hash(archive), _tree_hash(raw)
     from_archive = _meta(mvtec.convert(archive, tmp_path / "a"))
     from_folder = _meta(mvtec.convert(raw, tmp_path / "b"))
     assert from_archive == from_folder
-    assert _tree_hash(archive) == before
-    cache = tmp_path / "dl" / "mvtec_anomaly_detection.extracted"
-    assert cache.is_dir()
-    assert os.stat(tmp_path / "a" / "bottle/train/good/000.png").st_nlink == 2  # hard link into our cache
-    assert os.stat(tmp_path / "b" / "bottle/train/good/000.png").st_nlink == 1  # user's folder: a copy
+    assert _tree_hash(archive) == before and _tree_hash(raw) == raw_before  # the user's files untouched
+    # the extraction cache was consumed: its images now live in the output, and it is gone
+    assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == ["mvtec_anomaly_detection.tar.xz"]
+    for out in (tmp_path / "a", tmp_path / "b"):
+        assert all(os.stat(p).st_nlink == 1 for p in out.rglob("*") if p.is_file())  # no hard links anywhere
+    assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
+    # a re-run with the same options is done at once, without the (deleted) cache
+    assert mvtec.convert(archive, tmp_path / "a") == tmp_path / "a"
+    assert not (tmp_path / "dl" / "mvtec_anomaly_detection.extracted").exists()
+
+
+def test_an_interrupted_conversion_discards_its_half_moved_cache(tmp_path, monkeypatch):
+    raw = _mvtec_raw(tmp_path / "src" / "mvtec")
+    archive = tmp_path / "dl" / "mvtec.tar.xz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:xz") as bundle:
+        bundle.add(raw, arcname=".")
+    from anoclip.data.converters import common
+
+    calls = []
+    real_add_mask = common.DatasetWriter.add_mask
+
+    def failing_add_mask(self, *args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the VM went away mid-conversion (after some images moved)
+        return real_add_mask(self, *args, **kwargs)
+
+    monkeypatch.setattr(common.DatasetWriter, "add_mask", failing_add_mask)
+    with pytest.raises(KeyboardInterrupt):
+        mvtec.convert(archive, tmp_path / "out")
+    _no_output(tmp_path / "out")
+    assert not (tmp_path / "dl" / "mvtec.extracted").exists()  # incomplete, so deleted
+    monkeypatch.setattr(common.DatasetWriter, "add_mask", real_add_mask)
+    assert _meta(mvtec.convert(archive, tmp_path / "out")) == _meta(mvtec.convert(raw, tmp_path / "ref"))
+
+
+def test_a_cache_marked_consumed_is_extracted_again(tmp_path):
+    raw = _mvtec_raw(tmp_path / "src" / "mvtec")
+    archive = tmp_path / "dl" / "mvtec.tar.xz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:xz") as bundle:
+        bundle.add(raw, arcname=".")
+    from anoclip.data.converters import common
+
+    stale = tmp_path / "dl" / "mvtec.extracted"  # what a killed process leaves: a few files, and the marker
+    (stale / "bottle" / "train" / "good").mkdir(parents=True)
+    (stale / common.CONSUMED_MARKER).touch()
+    meta = _meta(mvtec.convert(archive, tmp_path / "out"))
+    assert meta == _meta(mvtec.convert(raw, tmp_path / "ref")) and len(meta["train"]["carpet"]) == 2
 
 
 def test_mvtec_wrong_root_says_what_was_expected(tmp_path):

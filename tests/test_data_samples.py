@@ -1,5 +1,6 @@
 """The book's single-category MVTec download, served by a local HTTP server through the table."""
 import functools
+import os
 import tarfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -85,3 +86,58 @@ def test_an_archive_without_the_category_is_a_clear_error(tmp_path, served):
 def test_unknown_category(tmp_path):
     with pytest.raises(DataError, match="Unknown MVTec AD categories"):
         samples.prepare_mvtec_categories(tmp_path / "x", ["bottel"])
+
+
+def _files(folder):
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_the_book_data_costs_the_archives_plus_one_extracted_copy(tmp_path, served):
+    """What Colab readers keep on Google Drive: no extraction cache, no second copy, no hard link."""
+    data = tmp_path / "data"
+    out = samples.prepare_mvtec_categories(data / "mvtec_book")
+    downloads = data / "downloads"
+    assert sorted(p.name for p in downloads.iterdir()) == ["bottle.tar.xz", "grid.tar.xz", "mvtec_categories.json"]
+    assert sorted(p.name for p in data.iterdir()) == ["downloads", "mvtec_book"]
+    assert all(os.stat(p).st_nlink == 1 for p in _files(data))
+    extracted = 0  # bytes the two archives unpack to
+    for archive in downloads.glob("*.tar.xz"):
+        with tarfile.open(archive) as tar:
+            extracted += sum(member.size for member in tar.getmembers() if member.isfile())
+    archives = sum(p.stat().st_size for p in downloads.glob("*.tar.xz"))
+    prepared = sum(p.stat().st_size for p in _files(out) if p.name != "meta.json")
+    total = sum(p.stat().st_size for p in _files(data))
+    # images move unchanged, masks are re-encoded to 0/255 PNG: about the extracted size again
+    assert 0.9 * extracted <= prepared <= 1.1 * extracted
+    bookkeeping = (out / "meta.json").stat().st_size + (downloads / "mvtec_categories.json").stat().st_size
+    assert total <= archives + 1.1 * extracted + bookkeeping
+    samples.prepare_mvtec_categories(data / "mvtec_book", ["screw"])  # adding one moves, never copies
+    assert sorted(p.name for p in data.iterdir()) == ["downloads", "mvtec_book"]
+    assert {f.parts[len(out.parts)] for f in _files(out) if f.name != "meta.json"} == {"bottle", "grid", "screw"}
+    assert all(os.stat(p).st_nlink == 1 for p in _files(data))
+
+
+def test_an_interrupted_preparation_is_rebuilt_from_the_archives(tmp_path, served, monkeypatch):
+    from anoclip.data.converters import common
+
+    out = tmp_path / "data" / "mvtec_book"
+    samples.prepare_mvtec_categories(out)
+    before = {s.img_path for c in ("bottle", "grid") for s in Meta.load(out).samples(c)}
+    real = common.DatasetWriter.add_image
+
+    def dies_on_the_third_image(self, *args, **kwargs):
+        dies_on_the_third_image.calls += 1
+        if dies_on_the_third_image.calls == 3:
+            raise KeyboardInterrupt  # the Colab VM is recycled while screw is being added
+        return real(self, *args, **kwargs)
+
+    dies_on_the_third_image.calls = 0
+    monkeypatch.setattr(common.DatasetWriter, "add_image", dies_on_the_third_image)
+    with pytest.raises(KeyboardInterrupt):
+        samples.prepare_mvtec_categories(out, ["screw"])
+    monkeypatch.setattr(common.DatasetWriter, "add_image", real)
+    samples.prepare_mvtec_categories(out, ["screw"])
+    after = Meta.load(out)
+    assert set(after.categories()) == {"bottle", "grid", "screw"}
+    assert before <= {s.img_path for c in ("bottle", "grid") for s in after.samples(c)}
+    assert len(served) == 3  # rebuilt from the archives already on disk, nothing downloaded again

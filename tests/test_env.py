@@ -90,3 +90,24 @@ def test_reading_the_environment_loads_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "False"
+
+
+def test_smoke_for_subprocesses_sets_and_restores(monkeypatch):
+    monkeypatch.delenv(env.SMOKE_ENV, raising=False)
+    with env.smoke_for_subprocesses(True):
+        assert env.smoke_mode()
+    assert env.SMOKE_ENV not in __import__("os").environ
+    monkeypatch.setenv(env.SMOKE_ENV, "0")
+    with env.smoke_for_subprocesses(True):
+        assert env.smoke_mode()
+    assert not env.smoke_mode()
+    with env.smoke_for_subprocesses(False):
+        assert not env.smoke_mode()
+
+
+def test_use_folders_points_the_three_folders_into_one_root(monkeypatch, tmp_path):
+    for name in (env.CACHE_ENV, env.DATA_ENV, env.RESULTS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    folders = env.use_folders(tmp_path / "drive")
+    assert (env.cache_dir(), env.data_dir(), env.results_dir()) == tuple(tmp_path / "drive" / n for n in ("cache", "data", "results"))
+    assert all(path.is_dir() for path in folders.values())

@@ -221,6 +221,34 @@ def test_aupro_matches_brute_force_over_all_thresholds(seed, shapes):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("shapes", SHAPES.values(), ids=SHAPES.keys())
+def test_pro_at_counts_each_threshold_by_brute_force(seed, shapes):
+    """FPR and PRO at given thresholds: normal pixels and each 8-connected region, counted directly."""
+    maps, masks = make_category(seed, shapes)
+    scores = PixelScores()
+    for anomaly_map, mask in zip(maps, masks):
+        scores.add(anomaly_map, mask)
+    regions = []
+    for anomaly_map, mask in zip(maps, masks):
+        labels = measure.label(mask, connectivity=2)
+        regions += [anomaly_map[labels == k] for k in range(1, labels.max() + 1)]
+    normal = np.concatenate([m[~k] for m, k in zip(maps, masks)])
+    values = np.unique(np.concatenate([m.ravel() for m in maps]))
+    thresholds = np.concatenate([values, values[:3] - 1.0, [values.max() + 1.0], np.linspace(values.min(), values.max(), 7)])
+    fpr, pro = scores.pro_at(thresholds)
+    for t, f, p in zip(thresholds, fpr, pro):
+        assert f == pytest.approx(np.mean(normal >= t), abs=1e-12)
+        assert p == pytest.approx(np.mean([np.mean(r >= t) for r in regions]), abs=1e-12)
+
+
+def test_pro_at_refuses_data_without_a_curve():
+    scores = PixelScores()
+    scores.add(np.zeros((4, 4), np.float32), np.zeros((4, 4), bool))
+    with pytest.raises(metrics.MetricInputError, match="PRO curve is undefined"):
+        scores.pro_at([0.5])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_aupro_on_continuous_scores_matches_brute_force(seed):
     maps, masks = make_continuous_category(seed, [(8, 9), (6, 11), (10, 4)])
     assert aupro(maps, masks) == pytest.approx(brute_aupro(maps, masks), abs=1e-10)

@@ -1,29 +1,35 @@
 """Assignment a2: AnoCLIP's prompt ensemble → text prototypes — :func:`check_prompt_ensemble`.
 
 The checker hands the student a :class:`FakeTextEncoder`, so it sees exactly which sentences
-were encoded and can say which are missing or extra, besides checking the mean-then-normalise
-prototypes.
+were encoded. It compares them with the stored *hashes* of the expected sentences and the
+prototypes with stored values (``expected.json``), so it can say what is missing, extra or in
+the wrong order without carrying the sentences or the ensembling code.
 """
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections import Counter
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .results import (
-    CheckResult,
-    _as_tensor,
-    _call,
-    _close,
-    _match_mistake,
-    _NotImplementedYet,
-    _Recorder,
-    _reference_check,
-)
+from .results import CheckResult, _as_tensor, _call, _NotImplementedYet, _Recorder, expected, same, summary, which_mistake
+
+# the two cases: class name → (texture, embedding dimension)
+CASES = {"bottle": (False, 16), "carpet": (True, 24)}
+RTOL = 1e-4
+MISTAKES = {
+    "swapped": "Your rows are swapped: row 0 must be the NORMAL prototype, row 1 the abnormal one.",
+    "normalise-first": "You normalised in the wrong order: AnoCLIP averages the RAW sentence embeddings first and normalises the mean "
+                       "(normalise-then-mean is the WinCLIP/APRIL-GAN variant).",
+    "swapped-normalise-first": "Your rows are swapped (row 0 must be normal) and you normalised in the wrong order (average the raw "
+                               "embeddings first, then normalise).",
+    "all-sentences": "Both rows average ALL sentences; average the normal sentences for row 0 and the abnormal ones for row 1.",
+}
 
 
 class FakeTextEncoder:
@@ -44,9 +50,10 @@ class FakeTextEncoder:
     def vector(self, sentence: str) -> Tensor:
         """The sentence's (D,) embedding: a seeded direction times a seeded norm in [0.3, 3]."""
         if sentence not in self._vectors:
-            generator = torch.Generator().manual_seed(zlib.crc32(sentence.encode("utf-8")) + self.seed)
-            direction = F.normalize(torch.randn(self.dim, generator=generator), dim=0)
-            self._vectors[sentence] = direction * (0.3 + 2.7 * torch.rand(1, generator=generator))
+            rng = np.random.RandomState((zlib.crc32(sentence.encode("utf-8")) + self.seed) % 2**32)
+            direction = rng.standard_normal(self.dim)
+            direction /= np.linalg.norm(direction)
+            self._vectors[sentence] = torch.from_numpy(direction * (0.3 + 2.7 * rng.rand())).float()
         return self._vectors[sentence]
 
     def __call__(self, sentences: Sequence[str]) -> Tensor:
@@ -59,118 +66,89 @@ class FakeTextEncoder:
         return torch.stack([self.vector(sentence) for sentence in sentences])
 
 
-def _expected_sentences(class_name: str, texture: bool) -> Tuple[List[str], List[str]]:
-    from ..prompts import build_sentences
-
-    return build_sentences(class_name, "anoclip", texture=texture)
-
-
-def _prompt_mistakes(encoder: FakeTextEncoder, normal: List[str], abnormal: List[str]) -> List[Tuple[Tensor, str]]:
-    raw_n = torch.stack([encoder.vector(s) for s in normal])
-    raw_a = torch.stack([encoder.vector(s) for s in abnormal])
-
-    def mean_unit(raw: Tensor) -> Tensor:
-        return F.normalize(raw.mean(0), dim=0)
-
-    def unit_mean(raw: Tensor) -> Tensor:
-        return F.normalize(F.normalize(raw, dim=-1).mean(0), dim=0)
-
-    both = torch.cat([raw_n, raw_a])
-    return [
-        (torch.stack([mean_unit(raw_a), mean_unit(raw_n)]), "Your rows are swapped: row 0 must be the NORMAL prototype, row 1 the abnormal one."),
-        (torch.stack([unit_mean(raw_n), unit_mean(raw_a)]), "You normalised in the wrong order: AnoCLIP averages the RAW sentence embeddings first and normalises the mean (normalise-then-mean is the WinCLIP/APRIL-GAN variant)."),
-        (torch.stack([unit_mean(raw_a), unit_mean(raw_n)]), "Your rows are swapped (row 0 must be normal) and you normalised in the wrong order (average the raw embeddings first, then normalise)."),
-        (torch.stack([mean_unit(both), mean_unit(both)]), "Both rows average ALL sentences; average the normal sentences for row 0 and the abnormal ones for row 1."),
-    ]
+def sentence_key(sentence: str) -> str:
+    """How ``expected.json`` stores a sentence: a short hash, so the file does not spell them out."""
+    return hashlib.sha256(sentence.encode("utf-8")).hexdigest()[:16]
 
 
-def _sentence_diagnosis(encoded: List[str], normal: List[str], abnormal: List[str], class_name: str, texture: bool) -> Optional[str]:
+def _sentence_diagnosis(encoded: List[str], stored: Dict, class_name: str, texture: bool) -> Optional[str]:
     """None when the encoded multiset of sentences is the expected one, else what differs."""
-    expected = Counter(normal + abnormal)
-    got = Counter(encoded)
-    if got == expected:
+    want = Counter(stored["sentences"])
+    got = Counter(sentence_key(s) for s in encoded)
+    if got == want:
         return None
     from ..prompts import OBJECT_DOMAINS, TEXTURE_DOMAINS
 
-    parts = [f"You encoded {sum(got.values())} sentences for '{class_name}'; expected {len(normal)} normal + {len(abnormal)} abnormal "
+    parts = [f"You encoded {len(encoded)} sentences for '{class_name}'; expected {stored['normal']} normal + {stored['abnormal']} abnormal "
              f"(3 domains × 22 templates × 7 states each)."]
-    repeated = [s for s, n in got.items() if n > 1 and n > expected.get(s, 0)]
+    repeated = [s for s, n in Counter(encoded).items() if n > 1 and n > want.get(sentence_key(s), 0)]
     if repeated:
         parts.append(f"Some sentences were encoded more than once (e.g. '{repeated[0]}'); each sentence counts once in the mean.")
-    if any(" a industrial" in s or s.startswith("a industrial") for s in got):
+    if any(" a industrial" in s or s.startswith("a industrial") for s in encoded):
         parts.append("Use 'an' before a domain starting with 'industrial' ({A} in the templates): 'an industrial photo of ...'.")
     wrong_domains, right_domains = (OBJECT_DOMAINS, TEXTURE_DOMAINS) if texture else (TEXTURE_DOMAINS, OBJECT_DOMAINS)
-    stray = [d for d in wrong_domains if d not in right_domains and any(d in s for s in got)]
+    stray = [d for d in wrong_domains if d not in right_domains and any(d in s for s in encoded)]
     if stray:
         kind = "a texture" if texture else "an object"
         parts.append(f"'{class_name}' is {kind} (texture={texture}), but you used the domain(s) {stray}; use {list(right_domains)}.")
-    missing = list((expected - got).elements())
-    extra = list((got - expected).elements())
+    missing = sum((want - got).values())
+    extra = [s for s in encoded if sentence_key(s) not in want]
     if missing:
-        parts.append(f"Missing e.g. '{missing[0]}'.")
+        parts.append(f"{missing} expected sentence(s) are missing.")
     if extra:
         parts.append(f"Unexpected e.g. '{extra[0]}'.")
     return " ".join(parts)
 
 
-def _reference_prototypes(embed: Callable, class_name: str, texture: bool) -> Tensor:
-    from ..prompts import ensemble
-
-    normal, abnormal = _expected_sentences(class_name, texture)
-    raw = embed(normal + abnormal)
-    return torch.stack([ensemble(raw[: len(normal)]), ensemble(raw[len(normal):])])
-
-
-def _prompt_case(recorder: _Recorder, fn: Callable, class_name: str, texture: bool, dim: int, label: str) -> None:
+def _prompt_case(recorder: _Recorder, fn: Callable, class_name: str) -> None:
+    texture, dim = CASES[class_name]
+    label = f"{'texture' if texture else 'object'} '{class_name}', D = {dim}"
+    stored = expected("a2")[class_name]
     encoder = FakeTextEncoder(dim=dim, seed=dim)
-    normal, abnormal = _expected_sentences(class_name, texture)
     name = f"returns the prototypes, row 0 normal, row 1 abnormal ({label})"
     output, error = _call(fn, encoder, class_name, texture)
     if error:
         recorder.add(f"encodes the right sentences ({label})", False, f"Your function {error}.", 2.0)
         recorder.add(name, False, "Not checked: the function raised an error.", 3.0)
         return
-    sentences_wrong = _sentence_diagnosis(encoder.sentences, normal, abnormal, class_name, texture)
+    sentences_wrong = _sentence_diagnosis(encoder.sentences, stored, class_name, texture)
     recorder.add(f"encodes the right sentences ({label})", sentences_wrong is None, sentences_wrong or "", 2.0)
-    expected = _reference_prototypes(FakeTextEncoder(dim=dim, seed=dim), class_name, texture)
     actual = _as_tensor(output)
     if actual is None:
         recorder.add(name, False, f"Return a torch.Tensor of shape (2, D); got {type(output).__name__}.", 3.0)
-    elif actual.shape != expected.shape:
-        recorder.add(name, False, f"Expected shape {tuple(expected.shape)} = (2 states, embedding dim {dim}); got {tuple(actual.shape)}.", 3.0)
-    elif _close(actual, expected):
+    elif tuple(actual.shape) != (2, dim):
+        recorder.add(name, False, f"Expected shape {(2, dim)} = (2 states, embedding dim {dim}); got {tuple(actual.shape)}.", 3.0)
+    elif same(summary(actual), stored["expected"], RTOL):
         recorder.add(name, True, points=3.0)
     elif sentences_wrong is not None:
-        recorder.add(name, False, "Not equal to the reference, as expected with other sentences: fix the sentences first.", 3.0)
+        recorder.add(name, False, "Not equal to the expected prototypes, as expected with other sentences: fix the sentences first.", 3.0)
     elif not torch.allclose(actual.norm(dim=-1), torch.ones(2), atol=1e-4):
-        direction_ok = _close(F.normalize(actual, dim=-1), expected)
+        direction_ok = same(summary(F.normalize(actual, dim=-1)), stored["expected"], RTOL)
         hint = "The directions are right: " if direction_ok else ""
-        recorder.add(name, False, f"{hint}normalise each prototype to unit length (F.normalize(..., dim=-1)); your row norms are {[round(float(n), 3) for n in actual.norm(dim=-1)]}.", 3.0)
+        norms = [round(float(n), 3) for n in actual.norm(dim=-1)]
+        recorder.add(name, False, f"{hint}normalise each prototype to unit length (F.normalize(..., dim=-1)); your row norms are {norms}.", 3.0)
     else:
-        mistake = _match_mistake(actual, _prompt_mistakes(FakeTextEncoder(dim=dim, seed=dim), normal, abnormal))
+        mistake = which_mistake(summary(actual), stored["mistakes"], MISTAKES, RTOL)
         recorder.add(name, False, mistake or "Your prototypes differ from the mean-then-normalise ensemble of the sentence embeddings.", 3.0)
 
 
-def check_prompt_ensemble(student_fn: Callable, forbid_reference: bool = False) -> CheckResult:
+def check_prompt_ensemble(student_fn: Callable) -> CheckResult:
     """Check ``student_fn(embed, class_name, texture) -> (2, D)`` (assignment a2).
 
     The student builds AnoCLIP's sentences (3 domains × 22 templates × 7 states per state; see
-    :mod:`anoclip.prompts` for the lists), encodes them with ``embed`` (a list of K sentences →
-    (K, D) raw embeddings) and returns the unit prototypes: mean of the raw embeddings, then L2
-    normalisation; row 0 normal, row 1 abnormal. The checker passes a :class:`FakeTextEncoder`,
-    so it sees exactly which sentences were encoded.
+    :mod:`anoclip.prompts` for the ingredients), encodes them with ``embed`` (a list of K
+    sentences → (K, D) raw embeddings) and returns the unit prototypes: mean of the raw
+    embeddings, then L2 normalisation; row 0 normal, row 1 abnormal. The checker passes a
+    :class:`FakeTextEncoder`, so it sees exactly which sentences were encoded.
     """
     recorder = _Recorder(
         "a2", "Prompt ensemble → text prototypes",
         "Replace `raise NotImplementedError` in build_prototypes(embed, class_name, texture) with your code, then run this cell again.",
-        total=10.0 + forbid_reference,
+        total=10.0,
     )
     try:
-        _prompt_case(recorder, student_fn, "bottle", False, 16, "object 'bottle', D = 16")
-        _prompt_case(recorder, student_fn, "carpet", True, 24, "texture 'carpet', D = 24")
-        if forbid_reference:
-            _reference_check(recorder, student_fn, "anoclip.prompts", ("build_sentences", "ensemble", "_reference_prototypes"),
-                             ("build_sentences", "prompts.ensemble", "text_prototypes(", "text_bank(", "exercises."))
+        for class_name in CASES:
+            _prompt_case(recorder, student_fn, class_name)
     except _NotImplementedYet:
         return recorder.not_implemented()
     return recorder.result

@@ -8,11 +8,16 @@ computes what a control change may need *once*, lazily, and caches it:
 * :class:`HeatmapExplorer` caches patch scores per (class, prompt family, TTA on/off); smoothing,
   threshold, opacity and the image index are post-processing of those scores and only redraw.
 
-Drawing: with an interactive matplotlib backend (ipympl, ``%matplotlib widget``) the figure is a
-live canvas and a click on the image picks the query patch; otherwise the figure is rendered to
-PNG into an ``ipywidgets.Image``, and the sliders do the picking. Either way, ``render()`` can be
-called directly, and the drawn data is exposed (``attention_map``, ``anomaly_map``,
-``predicted_region``, ``state``) so the logic is testable without a browser.
+Drawing: by default the figure is rendered to PNG into an ``ipywidgets.Image`` and the sliders
+do the picking; this needs nothing but ipywidgets (7.7 or 8), so it works on Colab, in Jupyter and
+in the saved widget state of the rendered book. Only where the optional ipympl backend is active
+(a local Jupyter with ``pip install ipympl``; Colab does not support it well) is the figure a live
+canvas on which a click picks the query patch. Either way, ``render()`` can be called directly,
+and the drawn data is exposed (``attention_map``, ``anomaly_map``, ``predicted_region``,
+``state``) so the logic is testable without a browser.
+
+On Colab, displaying an explorer switches on Colab's custom widget manager
+(:func:`anoclip.book.enable_colab_widgets`; the Colab edition's setup cell calls it too).
 
 ipywidgets is imported when an explorer is created, so ``import anoclip.viz`` works without it.
 """
@@ -29,6 +34,7 @@ from matplotlib.colors import ListedColormap
 from PIL import Image
 
 from .. import metrics, scoring
+from ..book import enable_colab_widgets
 from ..config import PROMPT_FAMILIES, SMOOTHING_KINDS, TTAConfig
 from ..data.images import read_rgb, to_rgb
 from ..data.meta import Meta, load_sample
@@ -114,6 +120,7 @@ class _Explorer:
         raise NotImplementedError
 
     def _ipython_display_(self) -> None:
+        enable_colab_widgets()
         from IPython.display import display
 
         display(self.widget)

@@ -4,7 +4,10 @@ A converter turns one benchmark's raw download into the common MVTec-like layout
 :mod:`anoclip.data.meta`).  The pieces every converter needs live here:
 
 * :func:`resolve_raw` accepts the raw download as an archive or a folder; archives are
-  extracted once into a cache folder next to them (never into the user's own folders);
+  extracted into a cache folder next to them (never into the user's own folders), whose images
+  the writer then *moves* into the output and which is deleted once the output is published, so
+  a prepared dataset costs its archive plus one extracted copy, with no hard links (Google
+  Drive, where Colab readers keep ``ANOCLIP_DATA``, cannot hold them);
 * :func:`locate_root` finds the dataset's top folder inside what the user pointed at and
   otherwise fails with a message that says what was expected;
 * :class:`DatasetWriter` builds the output in a hidden staging folder, writes ``meta.json``
@@ -15,8 +18,9 @@ A converter turns one benchmark's raw download into the common MVTec-like layout
   :func:`anoclip.data.prepare` prints, so the user learns it on every run;
 * :func:`pick_normals` draws the seeded normal subset used for balanced test sets.
 
-Images are copied unchanged whenever PIL can read them (PNG, JPEG, BMP, TIFF): re-encoding
-would cost time and, for JPEG, quality.  Masks are always re-encoded as 0/255 8-bit L PNG.
+Images are copied (moved, out of our own extraction cache) unchanged whenever PIL can read them
+(PNG, JPEG, BMP, TIFF): re-encoding would cost time and, for JPEG, quality.  Masks are always
+re-encoded as 0/255 8-bit L PNG.
 """
 from __future__ import annotations
 
@@ -47,6 +51,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 IDENTITY_KEYS = ("dataset", "converter", "options", "revision")
 REPORT_KEY = "report"
+# Written into an extraction cache before the first file is moved out of it: a cache carrying it
+# is incomplete (a conversion was interrupted) and is extracted afresh from its archive.
+CONSUMED_MARKER = ".anoclip-consumed"
 
 
 def list_images(folder: Path) -> List[Path]:
@@ -73,8 +80,10 @@ def child_dirs(folder: Path) -> List[Path]:
 def resolve_raw(raw: PathLike, cache: Optional[PathLike] = None) -> Tuple[Path, bool]:
     """Return ``(folder, is_cache)`` for a raw download given as a folder or an archive.
 
-    An archive is extracted into ``cache`` (default: ``<archive folder>/<archive stem>.extracted``),
-    once; ``is_cache`` tells the writer it may hard-link from there instead of copying.
+    An archive is extracted into ``cache`` (default: ``<archive folder>/<archive stem>.extracted``);
+    ``is_cache`` tells the writer that the folder is ours, so it may move files out of it instead
+    of copying them. A cache that an interrupted conversion already moved files out of is
+    extracted again.
     """
     raw = Path(raw).expanduser()
     if not raw.exists():
@@ -90,6 +99,7 @@ def resolve_raw(raw: PathLike, cache: Optional[PathLike] = None) -> Tuple[Path, 
             "extracted folder."
         )
     target = Path(cache) if cache is not None else raw.with_name(archive_stem(raw) + ".extracted")
+    discard_if_consumed(target)
     try:
         return extract(raw, target), True
     except PermissionError as err:
@@ -169,6 +179,18 @@ def mask_to_image(mask: np.ndarray) -> Image.Image:
     return Image.fromarray(np.where(np.asarray(mask) > 0, 255, 0).astype(np.uint8), mode="L")
 
 
+def discard_if_consumed(folder: Path) -> bool:
+    """Delete ``folder`` (an extraction cache) if files were moved out of it; return whether it was.
+
+    A conversion that moved images out of its cache and then stopped leaves an incomplete cache
+    behind; it must not pass for a finished extraction.
+    """
+    if (folder / CONSUMED_MARKER).exists():
+        shutil.rmtree(folder)
+        return True
+    return False
+
+
 def _raise_if_disk_full(err: OSError, where: Path) -> None:
     if err.errno == errno.ENOSPC:
         raise NotEnoughDiskSpace(
@@ -213,10 +235,12 @@ class DatasetWriter:
         self.findings: Dict[str, Any] = {}
         self.report_lines: List[str] = []
         self.overwrite = overwrite
-        # Images under this folder (our own extraction cache) may be hard-linked instead of copied.
-        self.link_from: Optional[Path] = None
+        # Images under this folder (our own extraction cache) are moved instead of copied; the
+        # folder is deleted when the output is published (or when the conversion fails).
+        self.move_from: Optional[Path] = None
         self.staging = self.out.with_name(f".{self.out.name}.partial")
         self._written: set = set()
+        self._moved: Dict[Path, Path] = {}
 
     def done(self) -> bool:
         """True when ``out`` already holds this conversion (same dataset and options)."""
@@ -255,6 +279,8 @@ class DatasetWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None and self.staging.exists():
             shutil.rmtree(self.staging, ignore_errors=True)
+        if exc_type is not None and self._moved:
+            shutil.rmtree(self.move_from, ignore_errors=True)  # incomplete now: extract again next time
 
     def _claim(self, relative: str) -> Path:
         if relative in self._written:
@@ -267,21 +293,32 @@ class DatasetWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def _can_link(self, source: Path) -> bool:
-        return self.link_from is not None and self.link_from in source.resolve().parents
+    def _movable(self, source: Path) -> Optional[Path]:
+        """``source`` resolved, when it lies in our own extraction cache (so it may be moved)."""
+        if self.move_from is None:
+            return None
+        resolved = source.resolve()
+        return resolved if self.move_from in resolved.parents else None
 
     def add_image(self, source: Path, category: str, split: str, specie: str) -> str:
-        """Copy (or hard-link, from our own extraction cache) an image; return its relative path."""
+        """Copy an image (move it, out of our own extraction cache); return its relative path.
+
+        Moving is a rename on the same file system and never a hard link. A source added twice
+        is copied from where its first addition put it.
+        """
         relative = f"{category}/{split}/{specie}/{source.name}"
         target = self._claim(relative)
+        movable = self._movable(source)
         try:
-            if self._can_link(source):
-                try:
-                    os.link(source, target)
-                    return relative
-                except OSError:
-                    pass  # other file system, or links unsupported: copy instead
-            shutil.copyfile(source, target)
+            if movable in self._moved:
+                shutil.copyfile(self._moved[movable], target)
+            elif movable is not None:
+                if not self._moved:
+                    (self.move_from / CONSUMED_MARKER).touch()
+                shutil.move(movable, target)
+                self._moved[movable] = target
+            else:
+                shutil.copyfile(source, target)
         except OSError as err:
             _raise_if_disk_full(err, target)
             raise
@@ -335,6 +372,13 @@ class DatasetWriter:
         if self.report_lines:
             meta["info"][REPORT_KEY] = list(self.report_lines)
         write_meta(self.staging, meta)
+        self._publish()
+        if self.move_from is not None:
+            shutil.rmtree(self.move_from, ignore_errors=True)  # its images live in out now; the archive stays
+        return self.out
+
+    def _publish(self) -> None:
+        """Rename the staging folder to ``out``, retiring a previous output first."""
         if self.out.exists():
             retired = self.out.with_name(f".{self.out.name}.old")
             if retired.exists():
@@ -344,7 +388,6 @@ class DatasetWriter:
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.replace(self.staging, self.out)
-        return self.out
 
 
 def plural(count: int, noun: str) -> str:
@@ -395,20 +438,23 @@ def run_conversion(
     overwrite: bool = False,
     cache: Optional[PathLike] = None,
     revision: int = 1,
+    consume: bool = False,
 ) -> Path:
     """The skeleton every converter shares: skip if done, unpack, find the root, fill, publish.
 
     ``find_root(folder)`` returns the dataset's top folder inside the (extracted) raw input;
     ``fill(root, writer)`` adds all files (reporting what it drops or decides through
     :meth:`DatasetWriter.report`) and returns the category names in report order.  ``revision``
-    is bumped by a converter whose output changed, see :class:`DatasetWriter`.
+    is bumped by a converter whose output changed, see :class:`DatasetWriter`.  An archive's
+    extraction cache is consumed (its images moved into ``out``, then deleted); ``consume=True``
+    treats a raw folder the same way, for callers that extracted it themselves.
     """
     writer = DatasetWriter(out, dataset=dataset, options=options, overwrite=overwrite, revision=revision)
     if writer.done():
         return writer.out
     _check_apart(Path(raw).expanduser(), writer.out)
     folder, is_cache = resolve_raw(raw, cache)
-    writer.link_from = folder.resolve() if is_cache else None
+    writer.move_from = folder.resolve() if is_cache or consume else None
     root = find_root(folder)
     with writer:
         categories = fill(root, writer)

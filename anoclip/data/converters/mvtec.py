@@ -6,7 +6,7 @@ Raw layout (the official ``mvtec_anomaly_detection.tar.xz``)::
     <raw>/<category>/test/<defect|good>/000.png
     <raw>/<category>/ground_truth/<defect>/000_mask.png
 
-The converter copies the tree (hard links from our own extraction cache), pairs masks by name
+The converter copies the tree (moves it, out of our own extraction cache), pairs masks by name
 and fails on a missing mask instead of pairing by sorted index as the original script did.
 Any subset of the 15 categories is accepted.
 """
@@ -40,8 +40,13 @@ def _fill(root: Path, writer: DatasetWriter) -> List[str]:
     return list(source["test"])
 
 
-def convert(raw: PathLike, out: PathLike, *, overwrite: bool = False, cache: Optional[PathLike] = None) -> Path:
-    """Convert an MVTec AD download (archive or folder) into ``out``; return ``out``."""
+def convert(raw: PathLike, out: PathLike, *, overwrite: bool = False, cache: Optional[PathLike] = None,
+            consume: bool = False) -> Path:
+    """Convert an MVTec AD download (archive or folder) into ``out``; return ``out``.
+
+    ``consume=True`` says a raw *folder* is the package's own (as in :mod:`anoclip.data.samples`):
+    its images are moved into ``out`` and it is deleted afterwards.
+    """
     return run_conversion(
         raw,
         out,
@@ -51,4 +56,5 @@ def convert(raw: PathLike, out: PathLike, *, overwrite: bool = False, cache: Opt
         fill=_fill,
         overwrite=overwrite,
         cache=cache,
+        consume=consume,
     )
