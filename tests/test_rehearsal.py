@@ -323,3 +323,14 @@ def test_each_published_number_is_matched_with_the_variant_its_note_names(metric
 def test_the_published_notes_say_which_variant_each_source_computed(method, kind, metric, expected):
     [number] = [n for n in load_published(dataset="mvtec", method=method, metric=metric) if n.kind == kind]
     assert book.comparable_metric(number)[0] == expected
+
+
+def test_the_tiny_rehearsal_runs_the_plan_that_downloads_every_public_dataset():
+    from anoclip.book import bench_plans
+    from anoclip.data import DATASETS
+    from anoclip.rehearsal import TINY_MODEL, default_plan
+
+    plan = bench_plans()[default_plan(TINY_MODEL)]
+    downloadable = {name for name, info in DATASETS.items() if info.source and info.requires_raw}
+    assert downloadable <= set(plan.datasets)
+    assert default_plan("ViT-B-16-plus-240") is None  # the hardware decides, as in a real build
