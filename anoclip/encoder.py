@@ -7,10 +7,10 @@ attention, a second attention whose queries and keys are the block's *values*:
 ``softmax(v vᵀ / sqrt(d)) v``. A value is most similar to itself and to values of similar
 content, so this attention stays local. The V-V stream accumulates those outputs (projected by
 the block's own ``out_proj``) on top of the stream that entered its first block, with no MLP and
-no LayerNorm of its own; every block computes both attentions from the *original* stream, so the
-CLS token and the original path perform the same operations as vanilla CLIP. Their results are
-equal up to float rounding, not bit for bit (a fused attention kernel may sum in another order):
-the tests compare them with ``torch.allclose(atol=1e-5)``.
+no LayerNorm of its own; every block computes both attentions from the *original* stream, and
+the original path is each open_clip block's own forward, so the CLS embedding is vanilla CLIP's
+bit for bit (the tests check ``torch.equal``). Only with ``taps=True``, which writes attention
+out explicitly to record it, do the streams agree with it up to float rounding (about 1e-6).
 
 With ``ori_l`` the vanilla residual stream after block ``l`` and ``s`` the first V-V block::
 
@@ -135,6 +135,14 @@ def qkv(block: ResidualAttentionBlock, h: Tensor) -> Tuple[Tensor, Tensor, Tenso
     return packed[0], packed[1], packed[2]
 
 
+def value_heads(block: ResidualAttentionBlock, h: Tensor) -> Tensor:
+    """The values alone, (B, heads, L, head_dim): the V-V path needs no queries or keys."""
+    batch, length, width = h.shape
+    heads = num_heads(block)
+    bias = block.attn.in_proj_bias
+    return F.linear(h, block.attn.in_proj_weight[2 * width:], None if bias is None else bias[2 * width:]).view(batch, length, heads, width // heads).transpose(1, 2)
+
+
 def attention_weights(queries: Tensor, keys: Tensor) -> Tensor:
     """softmax(q kᵀ / sqrt(d)) over the last axis: (B, heads, L, L). Numerically stable."""
     scale = queries.shape[-1] ** -0.5
@@ -190,30 +198,26 @@ def encode(
             the V-V stream starts from the original stream entering that block. ``None``: no
             V-V path, ``patches`` are the q-k path's own patch tokens (vanilla CLIP).
         taps: also return per-block tokens and attention maps of both paths (slower: attention
-            is then computed explicitly instead of with the fused kernel).
+            is then computed explicitly instead of with the fused kernels).
+
+    Without taps the q-k path *is* each open_clip block's own forward (so the CLS embedding is
+    vanilla CLIP's, with its fused attention kernel), and the V-V path adds, per block, only
+    the value projection, one attention and the output projection.
     """
     check_vv_start(visual, vv_start)
     record = LayerTaps() if taps else None
     original = embed(visual, images)
     value_stream: Optional[Tensor] = None
     for index, block in enumerate(visual.transformer.resblocks):
-        queries, keys, values = qkv(block, block.ln_1(original))
-        qk_weights = attention_weights(queries, keys) if taps else None
-        attn_out = block.ls_1(out_project(block, attend(queries, keys, values, qk_weights)))
         vv_active = vv_start is not None and index >= vv_start
-        vv_weights = attention_weights(values, values) if taps and vv_active else None
-        if vv_active:
-            if value_stream is None:
-                value_stream = original
-            vv_out = out_project(block, attend(values, values, values, vv_weights))
-            value_stream = value_stream + block.ls_1(vv_out)
-        original = original + attn_out
-        original = original + block.ls_2(block.mlp(block.ln_2(original)))
         if record is not None:
-            record.qk_tokens.append(original.detach().clone())
-            record.qk_attention.append(qk_weights.detach().clone())
-            record.vv_tokens.append(value_stream.detach().clone() if vv_active else None)
-            record.vv_attention.append(vv_weights.detach().clone() if vv_active else None)
+            original, value_stream = _tapped_block(block, original, value_stream, vv_active, record)
+            continue
+        if vv_active:
+            values = value_heads(block, block.ln_1(original))
+            vv_out = block.ls_1(out_project(block, attend(values, values, values)))
+            value_stream = (original if value_stream is None else value_stream) + vv_out
+        original = block(original)  # the q-k path is open_clip's own block, run as vanilla CLIP runs it
     local = original if value_stream is None else value_stream
     return ImageEncoding(
         cls=project(visual, original[:, 0]),
@@ -221,3 +225,27 @@ def encode(
         grid=grid_size(visual),
         taps=record,
     )
+
+
+def _tapped_block(
+    block: ResidualAttentionBlock, original: Tensor, value_stream: Optional[Tensor], vv_active: bool, record: LayerTaps
+) -> Tuple[Tensor, Optional[Tensor]]:
+    """One block of both paths with explicit attention weights, recorded (the ``taps=True`` path).
+
+    The same computation as the fast path, written out so that both attention maps exist; the
+    streams agree with it up to float rounding (the fused kernels round differently).
+    """
+    queries, keys, values = qkv(block, block.ln_1(original))
+    qk_weights = attention_weights(queries, keys)
+    attn_out = block.ls_1(out_project(block, attend(queries, keys, values, qk_weights)))
+    vv_weights = attention_weights(values, values) if vv_active else None
+    if vv_active:
+        vv_out = block.ls_1(out_project(block, attend(values, values, values, vv_weights)))
+        value_stream = (original if value_stream is None else value_stream) + vv_out
+    original = original + attn_out
+    original = original + block.ls_2(block.mlp(block.ln_2(original)))
+    record.qk_tokens.append(original.detach().clone())
+    record.qk_attention.append(qk_weights.detach().clone())
+    record.vv_tokens.append(value_stream.detach().clone() if vv_active else None)
+    record.vv_attention.append(vv_weights.detach().clone() if vv_active else None)
+    return original, value_stream

@@ -36,7 +36,7 @@ def test_precision_setting_is_validated(monkeypatch):
 @pytest.mark.parametrize("capability, setting, expected", [((7, 5), None, "fp16"), ((9, 0), None, "bf16"), ((9, 0), "fp32", None)])
 def test_load_model_picks_mixed_precision_from_the_device(monkeypatch, capability, setting, expected):
     """A faked compute capability: the choice reaches the model's config, the package default stays fp32."""
-    monkeypatch.setattr(book, "_cuda_capability", lambda device: capability)
+    monkeypatch.setattr(book.colab, "cuda_capability", lambda device: capability)
     if setting:
         monkeypatch.setenv(env.PRECISION_ENV, setting)
     else:
@@ -51,12 +51,12 @@ def test_load_model_picks_mixed_precision_from_the_device(monkeypatch, capabilit
 def test_load_model_keeps_an_explicit_autocast_and_full_precision_without_cuda(monkeypatch):
     from anoclip import AnoCLIPConfig
 
-    monkeypatch.setattr(book, "_cuda_capability", lambda device: (7, 5))
+    monkeypatch.setattr(book.colab, "cuda_capability", lambda device: (7, 5))
     model = book.load_model(name="anoclip-tiny", pretrained=None, device="cpu", config=AnoCLIPConfig(amp="bf16"))
     assert model.config.amp == "bf16"
-    monkeypatch.setattr(book, "_cuda_capability", lambda device: None)
+    monkeypatch.setattr(book.colab, "cuda_capability", lambda device: None)
     assert book.load_model(name="anoclip-tiny", pretrained=None, device="cpu").config.amp is None
-    assert book._cuda_capability("cpu") is None
+    assert book.cuda_capability("cpu") is None
 
 
 def test_gpu_report_says_what_to_change_without_a_gpu(monkeypatch):
@@ -74,7 +74,7 @@ def test_gpu_report_names_the_device_the_precision_and_the_switch(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla T4")
-    monkeypatch.setattr(book, "_cuda_capability", lambda device: (7, 5))
+    monkeypatch.setattr(book.colab, "cuda_capability", lambda device: (7, 5))
     monkeypatch.delenv(env.PRECISION_ENV, raising=False)
     report = book.gpu_report()
     assert "Tesla T4" in report and "7.5" in report and "fp16 autocast" in report and "ANOCLIP_PRECISION=fp32" in report
@@ -88,7 +88,7 @@ def fake_colab(monkeypatch):
     colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("widgets"))
     colab.drive = types.SimpleNamespace(mount=lambda path: calls.append(("mount", path)))
     monkeypatch.setitem(sys.modules, "google.colab", colab)
-    monkeypatch.setattr(book, "_GLUE_FORMATS", None)
+    monkeypatch.setattr(book.pages, "_GLUE_FORMATS", None)
     return calls
 
 
@@ -103,7 +103,7 @@ def test_colab_setup_enables_widgets_and_glue_prints_the_formats_the_prose_uses(
 
 
 def test_glue_outside_colab_emits_the_myst_nb_bundle(monkeypatch):
-    monkeypatch.setattr(book, "_GLUE_FORMATS", None)
+    monkeypatch.setattr(book.pages, "_GLUE_FORMATS", None)
     shown = []
     import IPython.display
 

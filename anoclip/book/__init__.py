@@ -1,0 +1,35 @@
+"""Helpers the book's notebooks share, one module per concern (``anoclip.book.<name>`` for all).
+
+* :mod:`.pages` — banners on every figure (smoke mode, rehearsal), layout, tables, glue, quiet cells;
+* :mod:`.chapters` — the model a chapter loads, its data and examples;
+* :mod:`.colab` — the Colab runtime: GPU and precision, widget manager, Google Drive;
+* :mod:`.plans` — chapter 6's benchmark plan, provenance of results, committed runs.
+
+Kept free of heavy imports (no myst-nb, no IPython, no torch at import time) so that the
+package, the CLI and the tests can read the smoke switch without pulling in a notebook stack.
+"""
+from ..env import data_dir, results_dir, smoke_mode
+from .chapters import benchmark_results, load_examples, load_model, sample_dataset, spread
+from .colab import (
+    DRIVE_FOOTPRINT, autocast_choice, colab_setup, cuda_capability, enable_colab_widgets, gpu_report, in_colab,
+    use_google_drive,
+)
+from .pages import (
+    BANNER_INCHES, REHEARSAL_BANNER, SMOKE_BANNER, add_figure_banner, add_smoke_banner, figure_banner, glue, quiet,
+    rehearsal_mode, set_glue_formats, setup_figures, table, tidy,
+)
+from .plans import (
+    CPU_BASELINE_IMAGES, PROVENANCE_FILE, BenchPlan, CommittedRun, RecordedRun, bench_plans, choose_plan,
+    committed_runs, comparable_metric, export_run, hardware, read_bench_folder, read_provenance, run_provenance,
+    source_revision, write_provenance,
+)
+
+__all__ = [
+    "BANNER_INCHES", "CPU_BASELINE_IMAGES", "DRIVE_FOOTPRINT", "PROVENANCE_FILE", "REHEARSAL_BANNER", "SMOKE_BANNER",
+    "BenchPlan", "CommittedRun", "RecordedRun", "add_figure_banner", "add_smoke_banner", "autocast_choice",
+    "bench_plans", "benchmark_results", "choose_plan", "colab_setup", "committed_runs", "comparable_metric",
+    "cuda_capability", "data_dir", "enable_colab_widgets", "export_run", "figure_banner", "glue", "gpu_report",
+    "hardware", "in_colab", "load_examples", "load_model", "quiet", "read_bench_folder", "read_provenance",
+    "rehearsal_mode", "results_dir", "run_provenance", "sample_dataset", "set_glue_formats", "setup_figures",
+    "smoke_mode", "source_revision", "spread", "table", "tidy", "use_google_drive", "write_provenance",
+]
