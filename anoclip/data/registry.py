@@ -1,7 +1,8 @@
 """What each benchmark data set is, where it comes from, and how AnoCLIP should treat it.
 
-One :class:`DatasetInfo` per data set of the ten-dataset industrial suite that AnoCLIP's paper
-table shares with VCP-CLIP (ECCV'24) and Bayes-PFL (CVPR'25), plus ``synthetic``.  Besides
+One :class:`DatasetInfo` per data set of the ten-dataset industrial suite of VCP-CLIP (ECCV'24),
+reused by Bayes-PFL (CVPR'25; AnoVL v1 and the official code cover MVTec AD and VisA only), plus
+``synthetic``.  Besides
 provenance (homepage, licence, label type, and the id of its download in ``sources.json``,
 where its URLs, size and SHA-256 live) each entry carries its :class:`DatasetDefaults`, the
 per-dataset choices the model needs, read through one function, :func:`dataset_defaults`:
