@@ -364,8 +364,11 @@ class Layout:
 
 def fresh_output(out: Path) -> Layout:
     """An empty ``out`` for this rehearsal; a previous rehearsal's folder (marked) is replaced,
-    anything else that is not empty is refused rather than deleted."""
-    out = Path(out)
+    anything else that is not empty is refused rather than deleted.
+
+    The folder is made absolute: its paths reach the notebooks, which run in their own folders.
+    """
+    out = Path(out).resolve()
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).is_file():
             raise RehearsalError(

@@ -20,7 +20,7 @@ from anoclip.data.sources import SourcesExhaustedError, fetch, package_table
 from anoclip.published import PublishedNumber, load_published
 from anoclip.rehearsal import (
     TINY_FILE, TINY_ROW_ID, Layout, MirrorServer, build_environment, build_mirror, cell_outputs, contents, pack,
-    smoke_pages, toc_notebooks, verify_checksums,
+    fresh_output, smoke_pages, toc_notebooks, verify_checksums,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,6 +203,15 @@ def test_the_build_environment_is_the_rehearsals_own_and_offline(mirror, tmp_pat
     assert values[env.DATA_ENV] == str(tmp_path / "data") and values[env.PLAN_ENV] == "gpu"
     assert values["https_proxy"] == "http://127.0.0.1:9" and "127.0.0.1" in values["no_proxy"]
     assert values[env.HF_OFFLINE_ENV] == "1"
+
+
+def test_a_relative_out_folder_reaches_the_notebooks_as_an_absolute_path(mirror, tmp_path, monkeypatch):
+    # The notebooks run in their own folders, so a path relative to the caller would point nowhere.
+    monkeypatch.chdir(tmp_path)
+    layout = fresh_output(Path("relative") / "rehearsal")
+    values = build_environment(layout, mirror, "http://127.0.0.1:5", None)
+    for key in (env.STANDINS_ENV, env.DATA_ENV, env.RESULTS_ENV, env.CACHE_ENV):
+        assert Path(values[key]).is_absolute() and Path(values[key]).is_relative_to(tmp_path / "relative"), key
 
 
 def test_toc_notebooks_are_every_chapter_and_assignment():
