@@ -25,7 +25,6 @@ from typing import Any, Dict, Mapping, Optional, Union
 import torch
 
 from .version import __version__
-from .data.download import sha256sum
 from .env import cache_dir
 from .fileio import write_json_atomic
 
@@ -36,23 +35,6 @@ def digest_of(parts: Mapping[str, Any]) -> str:
     """A stable hex key of JSON-able ``parts`` (sorted keys, package version included)."""
     text = json.dumps({**parts, "anoclip_version": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def checkpoint_sha256(path: PathLike) -> str:
-    """SHA-256 of a checkpoint file, computed once per file version and remembered.
-
-    Hashing 800 MB takes seconds, so the digest is stored in ``$ANOCLIP_CACHE/checkpoints.json``
-    keyed by the file's absolute path, size and modification time: a replaced file is hashed again.
-    """
-    path = Path(path).resolve()
-    stat = path.stat()
-    index_file = cache_dir() / "checkpoints.json"
-    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
-    index: Dict[str, str] = _read_json(index_file)
-    if key not in index:
-        index[key] = sha256sum(path)
-        write_json_atomic(index_file, index)
-    return index[key]
 
 
 def _read_json(path: Path) -> Dict[str, Any]:

@@ -30,8 +30,9 @@ from torch import Tensor
 from . import prompts as prompt_lib
 from . import scoring
 from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, TINY_MODEL, load_clip
-from .cache import checkpoint_sha256, digest_of, load_tensors, save_tensors
+from .cache import digest_of, load_tensors, save_tensors
 from .config import AnoCLIPConfig, TTAConfig
+from .data.download import remembered_sha256
 from .data.images import read_rgb, to_rgb
 from .encoder import ImageEncoding, check_supported, grid_size
 from .env import smoke_mode
@@ -166,7 +167,7 @@ class AnoCLIP:
     @functools.cached_property
     def weights_sha256(self) -> Optional[str]:
         """SHA-256 of the checkpoint file (remembered across processes), None for random weights."""
-        return None if self.checkpoint is None else checkpoint_sha256(self.checkpoint)
+        return None if self.checkpoint is None else remembered_sha256(self.checkpoint)
 
     def cache_key(self, **parts: object) -> Optional[str]:
         """Key of a disk-cache entry computed from these weights at this input size, or None

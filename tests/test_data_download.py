@@ -287,3 +287,26 @@ def test_extract_member_refuses_a_missing_member_and_escapes(tmp_path):
     with pytest.raises(UnsafeArchiveError):
         extract_member(evil, "bottle", tmp_path / "deep" / "out")
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "deep" / "out").exists()
+
+
+def test_a_files_digest_is_computed_once_per_version_and_again_when_it_changes(tmp_path, monkeypatch):
+    from anoclip import env
+
+    monkeypatch.setenv(env.CACHE_ENV, str(tmp_path / "cache"))
+    hashed = []
+    real = download_module.sha256sum
+    monkeypatch.setattr(download_module, "sha256sum", lambda path: hashed.append(path) or real(path))
+    file = tmp_path / "weights.pt"
+    file.write_bytes(b"first version")
+    first = download_module.remembered_sha256(file)
+    assert first == hashlib.sha256(b"first version").hexdigest()
+    assert download_module.remembered_sha256(file) == first and len(hashed) == 1  # remembered
+
+    file.write_bytes(b"other version")  # same size: only the modification time tells
+    os.utime(file, ns=(file.stat().st_atime_ns, file.stat().st_mtime_ns + 1_000_000))
+    assert download_module.remembered_sha256(file) == hashlib.sha256(b"other version").hexdigest()
+    assert len(hashed) == 2
+
+    (tmp_path / "cache" / "sha256.json").write_text("{damaged")
+    assert download_module.remembered_sha256(file) == hashlib.sha256(b"other version").hexdigest()
+    assert len(hashed) == 3  # a damaged index is rebuilt, never trusted

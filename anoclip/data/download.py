@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import http.client
+import json
 import os
 import shutil
 import tarfile
@@ -34,6 +35,8 @@ from typing import Callable, Optional, Type, TypeVar, Union
 
 from tqdm.auto import tqdm
 
+from ..env import cache_dir
+from ..fileio import write_json_atomic
 from .errors import ChecksumMismatchError, DataError, DownloadError, NotEnoughDiskSpace, UnsafeArchiveError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -63,6 +66,30 @@ def sha256sum(path: PathLike) -> str:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def remembered_sha256(path: PathLike) -> str:
+    """:func:`sha256sum` of ``path``, computed once per file version and remembered.
+
+    Hashing an 800 MB checkpoint takes seconds, and every chapter loads it again; the digest is
+    kept in ``$ANOCLIP_CACHE/sha256.json`` keyed by the file's absolute path, size and
+    modification time (as ``git status`` trusts its index), so a replaced or rewritten file is
+    hashed again. A missing or damaged index is rebuilt, never trusted.
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    index_file = cache_dir() / "sha256.json"
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        index = {}
+    if not isinstance(index, dict):
+        index = {}
+    if key not in index:
+        index[key] = sha256sum(path)
+        write_json_atomic(index_file, index)
+    return index[key]
 
 
 def _check_space(folder: Path, needed: int, what: str) -> None:

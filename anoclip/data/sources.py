@@ -61,7 +61,7 @@ from .download import (
     extract,
     extract_member,
     is_archive,
-    sha256sum,
+    remembered_sha256,
 )
 from .errors import ChecksumMismatchError, DataError, DownloadError, MetaFormatError
 
@@ -349,7 +349,7 @@ def _judge(path: Path, source: Source, standins: Optional[StandIns], verified: b
     declared = standins.sha256.get(source.id) if standins else None
     digest = None
     if declared or (source.digest and not verified):
-        digest = sha256sum(path)
+        digest = remembered_sha256(path)
     if declared and digest == declared:
         return True
     suffix = f" (nor the stand-in SHA-256 declared in {standins.path})" if declared else ""
