@@ -5,7 +5,7 @@
 # and the rehearsal on its own:
 #   make rehearse   the whole book in real mode, every download served by a stand-in mirror on
 #                   127.0.0.1 (random-weight checkpoint, synthetic raw layouts); MODEL=anoclip-tiny
-#                   (default, minutes) or MODEL=ViT-B-16-plus-240 (hours on a CPU)
+#                   (default, minutes) or MODEL=ViT-B-16-plus-240 (about an hour on 2 cores)
 # and the book's two other editions, generated from the same sources (anoclip/editions):
 #   make colab      the notebooks as Colab renders them → _build/colab/ (published on the colab branch)
 #   make classroom  student and autograder editions of the assignments → _build/classroom/

@@ -570,7 +570,7 @@ def rehearse(model: str = TINY_MODEL, out: Optional[Path] = None, plan: Optional
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m anoclip.rehearsal", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=MODELS, default=TINY_MODEL,
-                        help="anoclip-tiny (CI, minutes) or the book's ViT-B-16-plus-240 (random weights, hours on CPU)")
+                        help="anoclip-tiny (CI, minutes) or the book's ViT-B-16-plus-240 (random weights, about an hour on 2 CPU cores)")
     parser.add_argument("--plan", choices=("cpu", "gpu"), default=None,
                         help="chapter 6's plan (default: gpu for anoclip-tiny, so every public download runs; "
                         "the hardware's choice for the book's model, as in a real build)")
