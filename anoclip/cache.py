@@ -20,29 +20,19 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional
 
 import torch
 
 from .version import __version__
 from .env import cache_dir
-from .fileio import write_json_atomic
-
-PathLike = Union[str, "os.PathLike[str]"]
+from .fileio import file_version, read_json_dict, write_json_atomic
 
 
 def digest_of(parts: Mapping[str, Any]) -> str:
     """A stable hex key of JSON-able ``parts`` (sorted keys, package version included)."""
     text = json.dumps({**parts, "anoclip_version": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _read_json(path: Path) -> Dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # missing or damaged: a cache is rebuilt, never trusted half-written
-    return data if isinstance(data, dict) else {}
 
 
 def load_tensors(kind: str, key: str) -> Optional[Dict[str, torch.Tensor]]:
@@ -61,8 +51,12 @@ def save_tensors(kind: str, key: str, tensors: Mapping[str, torch.Tensor]) -> No
     folder = cache_dir() / kind
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{key}.{os.getpid()}.tmp"
-    torch.save({name: tensor.detach().cpu() for name, tensor in tensors.items()}, temporary)
-    os.replace(temporary, folder / f"{key}.pt")
+    try:
+        torch.save({name: tensor.detach().cpu() for name, tensor in tensors.items()}, temporary)
+        os.replace(temporary, folder / f"{key}.pt")
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 class ScoreStore:
@@ -74,12 +68,11 @@ class ScoreStore:
 
     def __init__(self, key: str) -> None:
         self.path = cache_dir() / "image_scores" / f"{key}.json"
-        self.scores: Dict[str, float] = _read_json(self.path)
+        self.scores: Dict[str, float] = read_json_dict(self.path)
 
     @staticmethod
     def image_key(root: Path, relative: str) -> str:
-        stat = (root / relative).stat()
-        return f"{relative}|{stat.st_size}|{stat.st_mtime_ns}"
+        return f"{relative}|{file_version(root / relative)}"
 
     def get(self, key: str) -> Optional[float]:
         return self.scores.get(key)
@@ -88,6 +81,6 @@ class ScoreStore:
         """Add scores and write the file (merged with what another process may have added)."""
         if not new:
             return
-        merged = {**_read_json(self.path), **self.scores, **new}
+        merged = {**read_json_dict(self.path), **self.scores, **new}
         write_json_atomic(self.path, merged)
         self.scores = merged

@@ -129,8 +129,8 @@ def _tta_setting(args: argparse.Namespace) -> Optional[dict]:
 
 
 def _calibrate(model, paths: Sequence[Path], args: argparse.Namespace):
-    """Thresholds from the normal images in ``paths``; an unreadable one is an error, not a skip."""
-    from .calibration import TooFewNormalImagesError
+    """Thresholds from the normal images in ``paths`` (counted by :func:`_normal_images` already);
+    an unreadable one is an error, not a skip."""
     from .data.images import ImageReadError, read_rgb
 
     try:
@@ -138,8 +138,6 @@ def _calibrate(model, paths: Sequence[Path], args: argparse.Namespace):
         return model.calibrate(images, args.class_name, fpr=args.fpr, tta=args.tta, batch_size=args.batch_size)
     except ImageReadError as err:
         raise CLIError(f"{err} Every calibration image must be a readable normal image; remove or replace it.") from err
-    except TooFewNormalImagesError as err:
-        raise CLIError(str(err)) from err
 
 
 def _describe_thresholds(thresholds, source: str) -> str:
@@ -154,11 +152,10 @@ def _save_mask(path: Path, mask) -> Path:
     """A 0/255 8-bit L PNG, written beside its final name and renamed into place."""
     import os
 
-    import numpy as np
-    from PIL import Image
+    from .data.converters.common import mask_to_image
 
     temporary = path.with_name(path.name + ".tmp")
-    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(temporary, format="PNG")
+    mask_to_image(mask).save(temporary, format="PNG")
     os.replace(temporary, path)
     return path
 
@@ -188,9 +185,10 @@ def localize(args: argparse.Namespace) -> int:
 
     paths = collect_images(args.inputs)
     normal = _normal_images(args.calibrate, args.fpr) if args.calibrate else None
+    stored = None
     if args.thresholds:
         try:
-            Thresholds.load(args.thresholds)  # a bad file is reported before the model loads
+            stored = Thresholds.load(args.thresholds)  # a bad file is reported before the model loads
         except ThresholdsFileError as err:
             raise CLIError(str(err)) from err
     out = Path(args.out)
@@ -204,11 +202,12 @@ def localize(args: argparse.Namespace) -> int:
         thresholds = _calibrate(model, normal, args)
         thresholds.save(out / "thresholds.json")
         print(_describe_thresholds(thresholds, args.calibrate) + f"; saved to {out / 'thresholds.json'}")
-    elif args.thresholds:
+    elif stored is not None:
         try:
-            thresholds = Thresholds.load(args.thresholds, setting_of(model, args.class_name, tta=_tta_setting(args)))
+            stored.check(setting_of(model, args.class_name, tta=_tta_setting(args)), Path(args.thresholds))
         except ThresholdsFileError as err:
             raise CLIError(str(err)) from err
+        thresholds = stored
         print(_describe_thresholds(thresholds, args.thresholds))
     rows, names = [], _unique_stems(paths)
     decided = ["decision", "mask"] if thresholds is not None else []

@@ -119,7 +119,8 @@ def standins() -> Optional[Path]:
 
 def bench_plan() -> Optional[str]:
     """``$ANOCLIP_PLAN``: the benchmark plan chapter 6 runs (lower case), or None to choose it
-    from the hardware.  Which names exist is :data:`anoclip.book.PLANS`' business, which checks it."""
+    from the hardware.  Which names exist is :func:`anoclip.book.bench_plans`' business, and
+    :func:`anoclip.book.choose_plan` checks it."""
     value = _value(PLAN_ENV)
     return value.lower() if value else None
 

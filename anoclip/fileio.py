@@ -1,4 +1,5 @@
-"""Atomic writes: a reader (or a resumed run) never sees a half-written result file."""
+"""Atomic writes: a reader (or a resumed run) never sees a half-written result file; and the
+two small reads the caches share (a JSON index that may be missing, a file's version)."""
 from __future__ import annotations
 
 import csv
@@ -7,7 +8,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Dict, Iterable, Mapping, Sequence, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -28,6 +29,22 @@ def write_text_atomic(path: PathLike, text: str) -> Path:
             os.unlink(temporary)
         raise
     return path
+
+
+def read_json_dict(path: PathLike) -> Dict[str, Any]:
+    """A JSON object from ``path``; ``{}`` when it is missing, damaged or not an object (for
+    caches and indexes, which are rebuilt rather than trusted half-written)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def file_version(path: PathLike) -> str:
+    """``size|mtime_ns`` of a file: what tells an edited or replaced file from the one a cache saw."""
+    stat = Path(path).stat()
+    return f"{stat.st_size}|{stat.st_mtime_ns}"
 
 
 def write_json_atomic(path: PathLike, data: Any) -> Path:

@@ -538,8 +538,10 @@ class PixelScores:
         if reason:
             raise MetricInputError(f"the PRO curve is undefined: {reason}.")
         neg, pos, _ = self._finalized()
-        at = np.asarray(thresholds, dtype=np.float64)
-        fpr = (neg.size - np.searchsorted(neg, at, side="left")) / neg.size
+        # float32 thresholds: a float32 score s >= t exactly when s >= ceil32(t), and searchsorted
+        # then never copies the (float32) scores to float64.
+        at = _float32_ceil(np.asarray(thresholds, dtype=np.float64))
+        fpr = _count_at_least(neg, at) / neg.size
         weight_below = np.concatenate([[0.0], np.cumsum(self._pro_weights(0, pos.size))])
         pro = weight_below[-1] - weight_below[np.searchsorted(pos, at, side="left")]
         return fpr, pro
@@ -620,6 +622,15 @@ def _float32_floor(values: np.ndarray) -> np.ndarray:
     too_big = rounded.astype(np.float64) > values
     rounded[too_big] = np.nextafter(rounded[too_big], np.float32(-np.inf))
     return rounded
+
+
+def _float32_ceil(values: np.ndarray) -> np.ndarray:
+    """The smallest float32 not below each float64 value."""
+    with np.errstate(over="ignore"):  # beyond float32's range the cast gives +-inf, which is then nudged up
+        rounded = np.atleast_1d(values.astype(np.float32))
+    too_small = rounded.astype(np.float64) < np.atleast_1d(values)
+    rounded[too_small] = np.nextafter(rounded[too_small], np.float32(np.inf))
+    return rounded.reshape(values.shape)
 
 
 def _check_fpr_limit(fpr_limit: float) -> None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import json
 import os
 import re
@@ -50,9 +49,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from . import env
 from .book import bench_plans, quiet
 from .data import standins
-from .data.download import archive_stem
+from .data.download import archive_stem, sha256sum
 from .data.registry import DATASETS, MVTEC_CATEGORIES
-from .data.sources import Source, package_table
+from .data.sources import Source, package_table, standin_marker
 from .env import DEFAULT_MODEL, DEFAULT_PRETRAINED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,14 +117,6 @@ class Mirror:
         declared = {f.source_id: f.sha256 for f in self.files if f.checked}
         rows = [dict(row, urls=[f"{base_url}/{row['file']}"]) for row in self.extra_rows]
         return {"purpose": PURPOSE, "standins": declared, "sources": rows}
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _has_checks(source: Source) -> bool:
@@ -236,7 +227,7 @@ def build_mirror(folder: Path, model: str = TINY_MODEL) -> Mirror:
     served: List[ServedFile] = []
 
     def serve(source_id: str, path: Path, checked: bool) -> None:
-        served.append(ServedFile(source_id, path.name, sha256_of(path), checked))
+        served.append(ServedFile(source_id, path.name, sha256sum(path), checked))
 
     try:
         layout = _mvtec_layout(work / "mvtec", lambda c: SHOWN_COUNTS.get(c, OTHER_COUNTS))
@@ -257,12 +248,11 @@ def build_mirror(folder: Path, model: str = TINY_MODEL) -> Mirror:
                   _has_checks(row))
         extra: Tuple[dict, ...] = ()
         if model == TINY_MODEL:
-            path = write_checkpoint(model, folder / TINY_FILE)
+            serve(TINY_ROW_ID, write_checkpoint(model, folder / TINY_FILE), True)
             extra = ({"id": TINY_ROW_ID, "kind": "weights", "model": TINY_MODEL, "tag": TINY_TAG, "file": TINY_FILE,
                       "title": "anoclip-tiny / rehearsal: RANDOM weights written by make rehearse, NOT a trained CLIP",
                       "manual": "Written by python -m anoclip.rehearsal; there is nothing to download.",
                       "note": "Added by the rehearsal's stand-in manifest; unknown outside a rehearsal."},)
-            served.append(ServedFile(TINY_ROW_ID, path.name, sha256_of(path), True))
             pretrained = TINY_TAG
         else:
             row = table.weights(model, DEFAULT_PRETRAINED)
@@ -411,23 +401,9 @@ def write_config(layout: Layout) -> Path:
 
 def toc_notebooks(root: Path = ROOT) -> List[Path]:
     """Every notebook the table of contents builds (the chapters and the assignments)."""
-    import yaml
+    from .editions.notebooks import documents
 
-    found: List[Path] = []
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if isinstance(node.get(key), str) and (root / f"{node[key]}.ipynb").is_file():
-                    found.append(root / f"{node[key]}.ipynb")
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")))
-    return sorted(set(found))
+    return sorted(document.path for document in documents(root) if document.notebook)
 
 
 def run_build(layout: Layout, environment: Dict[str, str]) -> Tuple[int, Dict[str, float]]:
@@ -474,9 +450,9 @@ def verify_checksums(layout: Layout, mirror: Mirror, served: Sequence[str]) -> T
         if not copies:
             problems.append(f"{name} was served but no copy is kept under {layout.data} or {layout.cache}")
         for path in copies:
-            if sha256_of(path) != item.sha256:
+            if sha256sum(path) != item.sha256:
                 problems.append(f"{path} differs from the stand-in the mirror served (SHA-256 mismatch)")
-            elif not path.with_name(path.name + ".standin").is_file():
+            elif not standin_marker(path).is_file():
                 problems.append(f"{path} has no .standin marker: it was not accepted as a declared stand-in")
             else:
                 verified += 1
@@ -510,8 +486,9 @@ def unprepared(layout: Layout) -> List[str]:
     records = sorted(layout.results.glob("*/provenance.json"))
     if not records:
         return [f"chapter 6 wrote no provenance.json under {layout.results}"]
+    plans = bench_plans()
     for record in records:
-        plan = bench_plans()[json.loads(record.read_text(encoding="utf-8"))["plan"]]
+        plan = plans[json.loads(record.read_text(encoding="utf-8"))["plan"]]
         for name in plan.datasets:
             if DATASETS[name].source and not (layout.data / name / "meta.json").is_file():
                 problems.append(f"{name} (plan {plan.name}) has a download but {layout.data / name} was not prepared")
@@ -571,7 +548,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m anoclip.rehearsal", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=MODELS, default=TINY_MODEL,
                         help="anoclip-tiny (CI, minutes) or the book's ViT-B-16-plus-240 (random weights, about an hour on 2 CPU cores)")
-    parser.add_argument("--plan", choices=("cpu", "gpu"), default=None,
+    parser.add_argument("--plan", choices=sorted(bench_plans()), default=None,
                         help="chapter 6's plan (default: gpu for anoclip-tiny, so every public download runs; "
                         "the hardware's choice for the book's model, as in a real build)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: _build/rehearsal)")

@@ -75,13 +75,14 @@ def tidy(fig: Any) -> None:
     fig.tight_layout(rect=(0, 0, 1, top))
 
 
-def table(frame: Any, floats: str = "{:.3f}", formats: Optional[dict] = None) -> Any:
+def table(frame: Any, floats: str = "{:.3f}", formats: Optional[dict] = None, min_width: Optional[str] = None) -> Any:
     """A pandas DataFrame (or Styler) as an HTML table that fits the book's text column.
 
     Numbers are formatted (``floats`` for every float column, ``formats`` per column), text
     cells wrap, and a table still wider than the column scrolls sideways inside its own box
-    instead of running off the page. Returns an IPython ``HTML`` object (display it or end the
-    cell with it).
+    instead of running off the page. ``min_width`` (a CSS length such as ``"70em"``) keeps a table
+    with long text cells at that width (scrolling sideways) rather than squeezed into the column.
+    Returns an IPython ``HTML`` object (display it or end the cell with it).
     """
     from IPython.display import HTML
     from pandas.io.formats.style import Styler
@@ -92,7 +93,8 @@ def table(frame: Any, floats: str = "{:.3f}", formats: Optional[dict] = None) ->
         styler = frame.style.format(floats, subset=floating, na_rep="–")
     if formats:
         styler = styler.format(formats, na_rep="–")
-    inner = styler.set_table_attributes('class="anoclip-table"').to_html()
+    style = f' style="min-width: {min_width}"' if min_width else ""
+    inner = styler.set_table_attributes(f'class="anoclip-table"{style}').to_html()
     return HTML(
         '<div style="overflow-x: auto; max-width: 100%;">'
         "<style>.anoclip-table { font-size: 0.85em; border-collapse: collapse; } "
@@ -155,8 +157,9 @@ def glue(name: str, value: Any, display: bool = True) -> None:
 def quiet() -> Iterator[None]:
     """Keep library chatter off the page: Python warnings and log records below ERROR.
 
-    For cells whose own output says what matters (e.g. open_clip logs "No pretrained weights
-    loaded" while the book loads a checkpoint right after building the model). Prints, including
+    For code whose own output says what matters, e.g. the rehearsal's checkpoint writer, which
+    builds a random open_clip model directly (the book's own loading, :func:`anoclip.backbone.load_clip`,
+    drops open_clip's misleading "initialized randomly" line at its source). Prints, including
     the ``!!! STAND-IN`` announcements of a rehearsal, are not touched.
     """
     root = logging.getLogger()

@@ -255,6 +255,14 @@ def export_run(source: Path, dest: Path) -> Path:
     return dest
 
 
+#: Published metrics with more than one definition: (title, ((words in the note, our metric), ...)),
+#: the first words found in the note choosing.
+_METRIC_VARIANTS = {
+    "aupro": ("AUPRO", (("cflow", "aupro_cflow"), ("mvtec definition", "aupro"))),
+    "image_ap": ("image AP", (("trapezoid", "image_aupr_trapezoid"), ("step-wise", "image_ap"))),
+}
+
+
 def comparable_metric(number: Any, resolution: Optional[int] = None) -> Tuple[Optional[str], str]:
     """Which of our metrics a published number compares with, and the caveat, from its ``note``.
 
@@ -265,20 +273,11 @@ def comparable_metric(number: Any, resolution: Optional[int] = None) -> Tuple[Op
     """
     note = number.note.lower()
     metric, caveats = number.metric, []
-    if metric == "aupro":
-        if "cflow" in note:
-            metric = "aupro_cflow"
-        elif "mvtec definition" in note:
-            metric = "aupro"
-        else:
-            metric, caveats = None, ["AUPRO variant not stated: quote only"]
-    elif metric == "image_ap":
-        if "trapezoid" in note:
-            metric = "image_aupr_trapezoid"
-        elif "step-wise" in note:
-            metric = "image_ap"
-        else:
-            metric, caveats = None, ["image AP variant not stated: quote only"]
+    if metric in _METRIC_VARIANTS:
+        title, choices = _METRIC_VARIANTS[metric]
+        metric = next((ours for words, ours in choices if words in note), None)
+        if metric is None:
+            caveats.append(f"{title} variant not stated: quote only")
     if number.resolution is None:
         caveats.append("evaluation resolution not stated")
     elif resolution is not None and number.resolution != resolution:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import http.client
-import json
 import os
 import shutil
 import tarfile
@@ -36,7 +35,7 @@ from typing import Callable, Optional, Type, TypeVar, Union
 from tqdm.auto import tqdm
 
 from ..env import cache_dir
-from ..fileio import write_json_atomic
+from ..fileio import file_version, read_json_dict, write_json_atomic
 from .errors import ChecksumMismatchError, DataError, DownloadError, NotEnoughDiskSpace, UnsafeArchiveError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -77,15 +76,9 @@ def remembered_sha256(path: PathLike) -> str:
     hashed again. A missing or damaged index is rebuilt, never trusted.
     """
     path = Path(path).resolve()
-    stat = path.stat()
     index_file = cache_dir() / "sha256.json"
-    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
-    try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        index = {}
-    if not isinstance(index, dict):
-        index = {}
+    key = f"{path}|{file_version(path)}"
+    index = read_json_dict(index_file)
     if key not in index:
         index[key] = sha256sum(path)
         write_json_atomic(index_file, index)

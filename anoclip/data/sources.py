@@ -311,7 +311,7 @@ def active_standins() -> Optional[StandIns]:
     return StandIns.load(path) if path is not None else None
 
 
-def _standin_marker(path: Path) -> Path:
+def standin_marker(path: Path) -> Path:
     return path.with_name(path.name + ".standin")
 
 
@@ -443,9 +443,9 @@ def fetch(
     standins = active_standins()
     declared = bool(standins and source.id in standins.sha256)
     if dest.is_file():
-        if _standin_marker(dest).exists() and not declared:
+        if standin_marker(dest).exists() and not declared:
             raise ChecksumMismatchError(
-                f"{dest} was accepted as a stand-in by a rehearsal ({_standin_marker(dest)}) and is not the real "
+                f"{dest} was accepted as a stand-in by a rehearsal ({standin_marker(dest)}) and is not the real "
                 f"{source.title}. Delete both files to download the real one."
             )
         try:
@@ -496,7 +496,7 @@ def fetch(
 def _finish(source: Source, dest: Path, standins: Optional[StandIns], standin: bool, where: str) -> Path:
     """Mark and announce a stand-in that now sits in ``dest``; return ``dest``."""
     if standin:
-        _standin_marker(dest).write_text(f"{source.id} stand-in declared in {standins.path}\n", encoding="utf-8")
+        standin_marker(dest).write_text(f"{source.id} stand-in declared in {standins.path}\n", encoding="utf-8")
         _announce_standin(source, where, standins)
     return dest
 

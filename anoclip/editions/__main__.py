@@ -55,13 +55,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "colab":
         from .colab import build
 
-        written = build(root, (args.out or root / "_build" / "colab").resolve(), settings)
-        print(f"Colab edition: {len(written)} notebooks in {args.out or root / '_build' / 'colab'}")
+        out = args.out or root / "_build" / "colab"
+        written = build(root, out.resolve(), settings)
+        print(f"Colab edition: {len(written)} notebooks in {out}")
         return 0
     from .classroom import build
 
-    zips = build(root, (args.out or root / "_build" / "classroom").resolve(), settings, run_tests=args.run_tests)
-    print(f"classroom edition: {len(zips)} assignments in {args.out or root / '_build' / 'classroom'}")
+    out = args.out or root / "_build" / "classroom"
+    zips = build(root, out.resolve(), settings, run_tests=args.run_tests)
+    print(f"classroom edition: {len(zips)} assignments in {out}")
     return 0
 
 

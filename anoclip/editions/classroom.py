@@ -23,19 +23,20 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
+from ..fileio import write_text_atomic
+from .citations import Bibliography
+from .myst import Targets
 from .notebooks import (
     Document,
     SourceError,
-    add_badge,
     bibliography,
-    colab_metadata,
     context,
     convert_cells,
     documents,
+    make_colab_ready,
     read,
-    replace_setup_cell,
     strip_site_tags,
     targets,
     write,
@@ -65,9 +66,7 @@ def _student(nb, settings: Settings, document: Document, tests: Dict[str, str], 
     nb.cells = [cell for cell in nb.cells
                 if not (_is_otter_cell(cell, "%pip install") or _is_otter_cell(cell, "# Initialize Otter"))
                 and not (cell.cell_type == "code" and not cell.source.strip())]  # stripped solution cells
-    replace_setup_cell(nb, setup_cells(settings, document, {}, tests, edition="make classroom"), where)
-    add_badge(nb, settings.colab_url(f"{document.docname}.ipynb"), where)
-    colab_metadata(nb)
+    make_colab_ready(nb, settings, document, setup_cells(settings, document, {}, tests, edition="make classroom"), where)
     return nb
 
 
@@ -96,14 +95,26 @@ def _assign(root: Path, settings: Settings, document: Document, work: Path, run_
     return StudentNotebook(name, student, tests, dist)
 
 
-def _assignments(root: Path):
-    return [document for document in documents(root) if document.assignment]
+def student_notebooks(
+    root: Path,
+    settings: Settings,
+    work: Path,
+    run_tests: bool = False,
+    *,
+    docs: Optional[Sequence[Document]] = None,
+    found: Optional[Targets] = None,
+    bib: Optional[Bibliography] = None,
+) -> Dict[str, StudentNotebook]:
+    """docname → the student notebook of every assignment (otter's output written under ``work``).
 
-
-def student_notebooks(root: Path, settings: Settings, work: Path, run_tests: bool = False) -> Dict[str, StudentNotebook]:
-    """docname → the student notebook of every assignment (otter's output written under ``work``)."""
-    found, bib = targets(root), bibliography(root, settings)
-    return {document.docname: _assign(root, settings, document, work, run_tests, found, bib) for document in _assignments(root)}
+    ``docs``, ``found`` and ``bib`` are the book's pages, targets and bibliography when the caller
+    (the Colab edition) has read them already.
+    """
+    docs = documents(root) if docs is None else docs
+    found = targets(root, docs) if found is None else found
+    bib = bibliography(root, settings) if bib is None else bib
+    return {document.docname: _assign(root, settings, document, work, run_tests, found, bib)
+            for document in docs if document.assignment}
 
 
 README = """# Classroom edition of {title}
@@ -124,8 +135,6 @@ code, so use a throw-away machine or container):
 
 def build(root: Path, out: Path, settings: Settings, run_tests: bool = False) -> Dict[str, Path]:
     """Write ``out/student`` and ``out/autograder`` (replacing ``out``); return name → autograder zip."""
-    import yaml
-
     if out.exists():
         shutil.rmtree(out)
     zips = {}
@@ -134,13 +143,12 @@ def build(root: Path, out: Path, settings: Settings, run_tests: bool = False) ->
             target = out / "student" / student.name
             write(student.notebook, target / f"{student.name}.ipynb")
             for file_name, text in student.tests.items():
-                (target / "tests").mkdir(parents=True, exist_ok=True)
-                (target / "tests" / file_name).write_text(text, encoding="utf-8")
+                write_text_atomic(target / "tests" / file_name, text)
             grader = out / "autograder" / student.name
             shutil.copytree(student.dist / "autograder", grader)
             (produced,) = grader.glob("*-autograder_*.zip")
             zips[student.name] = produced.rename(grader / f"{student.name}-autograder.zip")
-    title = (yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}).get("title", "the book")
-    (out / "README.md").write_text(README.format(title=title, colab=settings.colab_url("book/assignments/<assignment>.ipynb"),
-                                                 autograder=out / "autograder"), encoding="utf-8")
+    write_text_atomic(out / "README.md", README.format(
+        title=settings.title or "the book", colab=settings.colab_url("book/assignments/<assignment>.ipynb"),
+        autograder=out / "autograder"))
     return zips

@@ -21,16 +21,15 @@ import tempfile
 from pathlib import Path
 from typing import List
 
+from ..fileio import write_text_atomic
 from .notebooks import (
     Document,
-    add_badge,
     bibliography,
-    colab_metadata,
     context,
     convert_cells,
     documents,
+    make_colab_ready,
     read,
-    replace_setup_cell,
     targets,
     write,
 )
@@ -42,9 +41,7 @@ def chapter(root: Path, settings: Settings, document: Document, found, bib) -> o
     nb = read(document.path)
     ctx = context(root, settings, document, found, bib)
     convert_cells(nb, ctx)
-    replace_setup_cell(nb, setup_cells(settings, document, ctx.glue_formats), ctx.where)
-    add_badge(nb, settings.colab_url(f"{document.docname}.ipynb"), ctx.where)
-    colab_metadata(nb)
+    make_colab_ready(nb, settings, document, setup_cells(settings, document, ctx.glue_formats), ctx.where)
     return nb
 
 
@@ -59,23 +56,22 @@ The install cells install `{install}`.
 
 def build(root: Path, out: Path, settings: Settings) -> List[Path]:
     """Write the Colab edition of the book at ``root`` into ``out`` (replacing it); return the notebooks."""
-    import yaml
-
     from .classroom import student_notebooks
 
-    found = targets(root)
+    pages = documents(root)
+    found = targets(root, pages)
     bib = bibliography(root, settings)
     if out.exists():
         shutil.rmtree(out)
-    docs = [document for document in documents(root) if document.notebook]
+    docs = [document for document in pages if document.notebook]
     written = []
     with tempfile.TemporaryDirectory(prefix="anoclip-colab-") as work:
-        students = student_notebooks(root, settings, work=Path(work)) if any(d.assignment for d in docs) else {}
+        students = (student_notebooks(root, settings, work=Path(work), docs=docs, found=found, bib=bib)
+                    if any(d.assignment for d in docs) else {})
         for document in docs:
             nb = students[document.docname].notebook if document.assignment else chapter(root, settings, document, found, bib)
             written.append(write(nb, out / f"{document.docname}.ipynb"))
-    title = (yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}).get("title", "The book")
-    (out / "README.md").write_text(README.format(title=title, repository=settings.repository, owner=settings.owner,
-                                                 name=settings.name, branch=settings.colab_branch,
-                                                 install=settings.install_target()), encoding="utf-8")
+    write_text_atomic(out / "README.md", README.format(
+        title=settings.title or "The book", repository=settings.repository, owner=settings.owner,
+        name=settings.name, branch=settings.colab_branch, install=settings.install_target()))
     return written

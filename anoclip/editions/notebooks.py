@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Optional, Sequence
 
 from .citations import Bibliography
 from .myst import Context, Targets, convert
@@ -33,9 +34,9 @@ class Document:
     def notebook(self) -> bool:
         return self.path.suffix == ".ipynb"
 
-    @property
+    @cached_property
     def assignment(self) -> bool:
-        """True for an otter-grader assignment source (a raw cell ``# ASSIGNMENT CONFIG``)."""
+        """True for an otter-grader assignment source (a raw cell ``# ASSIGNMENT CONFIG``); read once."""
         return self.notebook and any(
             cell.cell_type == "raw" and cell.source.lstrip().startswith(ASSIGNMENT_CONFIG) for cell in read(self.path).cells)
 
@@ -87,10 +88,11 @@ def markdown_texts(document: Document) -> List[str]:
     return [cell.source for cell in read(document.path).cells if cell.cell_type == "markdown"]
 
 
-def targets(root: Path) -> Targets:
-    """Titles, exercise labels and targets of every page; notebooks are Colab-edition pages."""
+def targets(root: Path, docs: Optional[Sequence[Document]] = None) -> Targets:
+    """Titles, exercise labels and targets of every page (``docs``: :func:`documents` of ``root``,
+    when the caller has them); notebooks are Colab-edition pages."""
     found = Targets()
-    for document in documents(root):
+    for document in documents(root) if docs is None else docs:
         found.add_document(document.docname, markdown_texts(document), document.notebook)
     return found
 
@@ -107,11 +109,7 @@ def context(root: Path, settings: Settings, document: Document, found: Targets, 
 
 
 def bibliography(root: Path, settings: Settings) -> Bibliography:
-    import yaml
-
-    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
-    files = config.get("bibtex_bibfiles") or ["references.bib"]
-    return Bibliography(root / files[0], settings.site_page("book/bibliography"))
+    return Bibliography(root / settings.bibfile, settings.site_page("book/bibliography"))
 
 
 def convert_cells(nb, ctx: Context) -> None:
@@ -170,3 +168,11 @@ def colab_metadata(nb) -> None:
     """Ask Colab for a GPU runtime when the notebook is opened."""
     nb.metadata["accelerator"] = "GPU"
     nb.metadata["colab"] = {"provenance": [], "gpuType": "T4"}
+
+
+def make_colab_ready(nb, settings: Settings, document: Document, cells: list, where: str) -> None:
+    """What every Colab notebook of an edition gets (in place): ``cells`` in place of the setup
+    placeholder, the launch badge, Colab's notebook metadata."""
+    replace_setup_cell(nb, cells, where)
+    add_badge(nb, settings.colab_url(f"{document.docname}.ipynb"), where)
+    colab_metadata(nb)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, TextIO
 
@@ -37,6 +37,8 @@ class Settings:
     package_ref: str
     site_url: str
     config_file: Path
+    title: Optional[str] = None  # the book's title in _config.yml
+    bibfile: str = "references.bib"  # the first of _config.yml's bibtex_bibfiles
 
     @property
     def placeholder(self) -> bool:
@@ -66,7 +68,7 @@ class Settings:
         """The same settings installing the package from ``ref`` (CI pins the commit it built)."""
         if not ref:
             return self
-        return Settings(self.repository, self.owner, self.name, self.colab_branch, ref, self.site_url, self.config_file)
+        return replace(self, package_ref=ref)
 
 
 def load_settings(root: Path) -> Settings:
@@ -96,7 +98,8 @@ def load_settings(root: Path) -> Settings:
     if not site:
         raise SettingsError(f"{path}: html.baseurl is empty; set it to the published site's address (for links to its pages).")
     return Settings(url.rstrip("/").removesuffix(".git"), match["owner"], match["name"], branch, package_ref,
-                    site if site.endswith("/") else site + "/", path)
+                    site if site.endswith("/") else site + "/", path, title=config.get("title"),
+                    bibfile=(config.get("bibtex_bibfiles") or ["references.bib"])[0])
 
 
 def warn_if_placeholder(settings: Settings, stream: Optional[TextIO] = None) -> bool:

@@ -13,10 +13,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..calibration import ANOMALOUS, Thresholds
+from ..calibration import ANOMALOUS, NORMAL, Thresholds
 from .canvas import ImageLike, as_array, new_figure, outline_mask, show_image, show_map
 
-DECISION_COLOURS = {ANOMALOUS: "#c0392b", "normal": "#1e8449"}
+DECISION_COLOURS = {ANOMALOUS: "#c0392b", NORMAL: "#1e8449"}
 
 
 def plot_calibration(

@@ -39,12 +39,8 @@ def html_table(frame: Any, floats: str = "{:.1f}", min_width: Optional[str] = No
     """:func:`anoclip.book.table` of a frame whose cells may hold :func:`link` / :func:`code` markup
     (plain strings must already be escaped with :func:`text`).
 
-    ``min_width`` (a CSS length such as ``"70em"``) keeps a table with long text cells from being
-    squeezed into the page's narrow column: it keeps that width and scrolls sideways instead.
+    ``min_width``: see :func:`anoclip.book.table`.
     """
     from ..book import table
 
-    rendered = table(frame, floats=floats)
-    if min_width:
-        rendered.data = rendered.data.replace('class="anoclip-table"', f'class="anoclip-table" style="min-width: {min_width}"', 1)
-    return rendered
+    return table(frame, floats=floats, min_width=min_width)
