@@ -6,10 +6,11 @@
 #   make rehearse   the whole book in real mode, every download served by a stand-in mirror on
 #                   127.0.0.1 (random-weight checkpoint, synthetic raw layouts); MODEL=anoclip-tiny
 #                   (default, minutes) or MODEL=ViT-B-16-plus-240 (about an hour on 2 cores)
-# and the book's two other editions, generated from the same sources (anoclip/editions):
+# and the book's two other editions, generated from the same sources (anoclip_book.editions):
 #   make colab      the notebooks as Colab renders them → _build/colab/ (published on the colab branch)
 #   make classroom  student and autograder editions of the assignments → _build/classroom/
-# Each creates (or refreshes) the virtual environment .venv with everything it needs.
+# Each creates (or refreshes) the virtual environment .venv with everything it needs: the library
+# (anoclip, pyproject.toml) and the book's tooling (anoclip_book, book/pyproject.toml), both editable.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,9 +21,9 @@ MODEL ?= anoclip-tiny
 
 .PHONY: book test pytest smoke-book rehearse colab classroom install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml book/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[book,dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" -e "./book[build,classroom]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,11 +31,11 @@ install: $(STAMP)
 # ANOCLIP_MODEL, ANOCLIP_PRETRAINED (an open_clip tag or a checkpoint file), ANOCLIP_MIRROR and
 # ANOCLIP_CACHE reach prefetch and every chapter unchanged, from the environment or this command
 # line, e.g.  make book ANOCLIP_MODEL=ViT-B-16 ANOCLIP_PRETRAINED=openai
-# `anoclip.editions check` notes in the log where the launch buttons point (and warns while
+# `anoclip_book.editions check` notes in the log where the launch buttons point (and warns while
 # _config.yml still names the placeholder repository).
 book: $(STAMP)
-	$(BIN)/python -m anoclip.editions check
-	$(BIN)/anoclip prefetch
+	$(BIN)/python -m anoclip_book.editions check
+	$(BIN)/python -m anoclip_book prefetch
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: pytest smoke-book rehearse
@@ -43,20 +44,20 @@ pytest: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) -q
 
 smoke-book: $(STAMP)
-	$(BIN)/python -m anoclip.editions check
+	$(BIN)/python -m anoclip_book.editions check
 	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
 
 # Output, data, results and caches of the rehearsal: _build/rehearsal (replaced on every run).
 rehearse: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m anoclip.rehearsal --model $(MODEL)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m anoclip_book.rehearsal --model $(MODEL)
 
-# No execution: the Colab edition prints its numbers when a reader runs it (see anoclip/editions/colab.py).
+# No execution: the Colab edition prints its numbers when a reader runs it (see book/anoclip_book/editions/colab.py).
 colab: $(STAMP)
-	$(BIN)/python -m anoclip.editions colab
+	$(BIN)/python -m anoclip_book.editions colab
 
 # --run-tests runs every test, hidden ones included, against the solutions (smoke mode: seconds each).
 classroom: $(STAMP)
-	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/python -m anoclip.editions classroom --run-tests
+	HF_HUB_OFFLINE=1 ANOCLIP_SMOKE=1 $(BIN)/python -m anoclip_book.editions classroom --run-tests
 
 clean:
 	rm -rf _build

@@ -11,8 +11,8 @@ Three promises shape this module:
   hub entry open_clip itself knows.
 * Offline, loading fails fast (seconds, not a hanging socket) with a message that lists each
   place tried and says how to pass a local checkpoint file instead.
-* Random weights are never a silent fallback: they come only from ``pretrained=None``, the
-  ``anoclip-tiny`` test model, or ``ANOCLIP_SMOKE=1``.
+* Random weights are never a silent fallback: they come only from ``pretrained=None`` (the
+  ``anoclip-tiny`` test model is asked for by name: the CLI's ``--smoke``, the book's smoke mode).
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def _offline_hint(name: str) -> str:
     return (
         f"In Python: AnoCLIP.from_pretrained({name!r}, pretrained='/path/to/checkpoint'); on the command "
         f"line: `anoclip ... --model {name} --pretrained /path/to/checkpoint`. For a quick offline run with "
-        "a tiny random model (numbers meaningless) set ANOCLIP_SMOKE=1."
+        "a tiny random model (numbers meaningless): `anoclip ... --smoke`, or ANOCLIP_SMOKE=1 for the book."
     )
 
 

@@ -101,8 +101,7 @@ class BenchSetting:
         name = dataset or "custom"
         defaults = dataset_defaults(name)
         options = dict(method_options or {})
-        get_method(method, **options)  # unknown methods and options fail here
-        check_choice("BenchSetting", "resolution", resolution, RESOLUTIONS)
+        get_method(method, **options)  # unknown methods and options fail here (resolution: __post_init__)
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be a positive number of images per category, got {limit}.")
         tta_config = None
@@ -272,10 +271,8 @@ def image_score_store(model: AnoCLIP, setting: BenchSetting, class_name: str, ro
     """
     config = model.config.replace(**setting.localizer().paper_config)
     key = model.cache_key(
-        kind="image_scores", root=str(Path(root).resolve()), resize=setting.resize, class_name=class_name,
-        prompts=config.prompts, ensemble=config.ensemble, clean_names=config.clean_names,
-        texture=class_name in config.texture_classes, temperature=config.temperature,
-        image_views=config.image_views, amp=config.amp,
+        kind="image_scores", root=str(Path(root).resolve()), resize=setting.resize, **config.text_setting(class_name),
+        temperature=config.temperature, image_views=config.image_views, amp=config.amp,
     )
     return ScoreStore(key) if key else None
 
@@ -378,7 +375,6 @@ def run_benchmark(
         write_csv_atomic(out / "scores" / f"{category}.csv", rows, SCORE_COLUMNS)
         write_json_atomic(done, asdict(result))  # last: its presence marks the category finished
         results.append(result)
-        write_reports(out, results, record)
     write_reports(out, results, record)
     if unusable:
         raise NoUsableImagesError(

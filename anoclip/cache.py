@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -26,7 +25,7 @@ import torch
 
 from .version import __version__
 from .env import cache_dir
-from .fileio import file_version, read_json_dict, write_json_atomic
+from .fileio import atomic_path, file_version, read_json_dict, write_json_atomic
 
 
 def digest_of(parts: Mapping[str, Any]) -> str:
@@ -48,15 +47,8 @@ def load_tensors(kind: str, key: str) -> Optional[Dict[str, torch.Tensor]]:
 
 def save_tensors(kind: str, key: str, tensors: Mapping[str, torch.Tensor]) -> None:
     """Store CPU copies of ``tensors`` atomically (temporary file, then rename)."""
-    folder = cache_dir() / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f".{key}.{os.getpid()}.tmp"
-    try:
+    with atomic_path(cache_dir() / kind / f"{key}.pt") as temporary:
         torch.save({name: tensor.detach().cpu() for name, tensor in tensors.items()}, temporary)
-        os.replace(temporary, folder / f"{key}.pt")
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 class ScoreStore:

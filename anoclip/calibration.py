@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -47,9 +46,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .fileio import PathLike
 from .fileio import write_json_atomic
 
-PathLike = Union[str, os.PathLike]
 
 FORMAT = "anoclip-thresholds"
 FORMAT_VERSION = 1
@@ -64,12 +63,20 @@ class ThresholdsFileError(ValueError):
     """A thresholds file that cannot be read, or that was made for another setting."""
 
 
+def check_rate(fpr: Any, name: str = "fpr") -> float:
+    """``fpr`` as a float strictly between 0 and 1, else a ValueError naming ``name`` and the fix."""
+    try:
+        value = float(fpr)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(fpr, bool) or not 0.0 < value < 1.0:
+        raise ValueError(f"{name}={fpr!r} is not a false-positive rate; pass a number between 0 and 1, e.g. 0.01.")
+    return value
+
+
 def _rate(fpr: float) -> Fraction:
     """``fpr`` as an exact fraction (``0.01`` is 1/100, not the nearest binary float)."""
-    value = float(fpr)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"fpr={fpr!r} is not a false-positive rate; pass a number between 0 and 1, e.g. 0.01.")
-    return Fraction(repr(value))
+    return Fraction(repr(check_rate(fpr)))
 
 
 def rank(n: int, fpr: float) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, CheckpointMismatchError, WeightsUnavailableError
+from .config import RESOLUTIONS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -36,7 +37,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tta", action="store_true", help="test-time adaptation (AnoCLIP+)")
     group.add_argument(
         "--smoke", action="store_true",
-        help="tiny RANDOM model (as ANOCLIP_SMOKE=1): for checking the plumbing; results are meaningless",
+        help="tiny RANDOM model: for checking the plumbing; results are meaningless",
     )
 
 
@@ -104,20 +105,15 @@ def _unique_stems(paths: Sequence[Path]) -> List[str]:
     return names
 
 
-def _check_fpr(fpr: float) -> None:
-    if not 0.0 < fpr < 1.0:
-        raise CLIError(f"--fpr {fpr} is not a false-positive rate; pass a number between 0 and 1, e.g. --fpr 0.01.")
-
-
 def _normal_images(folder: str, fpr: float) -> List[Path]:
     """The calibration images, counted against ``fpr`` before any model is loaded."""
-    from .calibration import TooFewNormalImagesError, check_count
+    from .calibration import check_count, check_rate
 
-    _check_fpr(fpr)
-    paths = collect_images([folder])
     try:
+        check_rate(fpr, "--fpr")
+        paths = collect_images([folder])
         check_count(len(paths), fpr, folder)
-    except TooFewNormalImagesError as err:
+    except ValueError as err:  # a rate outside (0, 1), or too few images for it
         raise CLIError(str(err)) from err
     return paths
 
@@ -149,14 +145,12 @@ def _describe_thresholds(thresholds, source: str) -> str:
 
 
 def _save_mask(path: Path, mask) -> Path:
-    """A 0/255 8-bit L PNG, written beside its final name and renamed into place."""
-    import os
-
+    """A 0/255 8-bit L PNG, written atomically."""
     from .data.converters.common import mask_to_image
+    from .fileio import atomic_path
 
-    temporary = path.with_name(path.name + ".tmp")
-    mask_to_image(mask).save(temporary, format="PNG")
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        mask_to_image(mask).save(temporary, format="PNG")
     return path
 
 
@@ -177,11 +171,10 @@ def localize(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .calibration import Thresholds, ThresholdsFileError, setting_of
-    from .env import smoke_mode
     from .data.images import ImageReadError, read_rgb
     from .fileio import write_csv_atomic
     from .protocol import resize_map
-    from .viz.figures import save_overlay
+    from .overlays import RANDOM_WEIGHTS_BANNER, save_overlay
 
     paths = collect_images(args.inputs)
     normal = _normal_images(args.calibrate, args.fpr) if args.calibrate else None
@@ -194,8 +187,8 @@ def localize(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = _load_model(args)
-    smoke = smoke_mode() or model.random_weights
-    if smoke:
+    banner = RANDOM_WEIGHTS_BANNER if model.random_weights else None
+    if banner:
         print("WARNING: random weights (smoke mode) — the heat maps are NOT meaningful.", file=sys.stderr)
     thresholds = None
     if normal is not None:
@@ -236,7 +229,7 @@ def localize(args: argparse.Namespace) -> int:
                         row["decision"] = thresholds.decisions(score)[0]
                         row["mask"] = _save_mask(out / f"{name}_mask.png", mask).name
                         title += f" → {row['decision']}"
-                    overlay = save_overlay(out / f"{name}_overlay.png", image, anomaly_map, title=title, smoke=smoke, outline=mask)
+                    overlay = save_overlay(out / f"{name}_overlay.png", image, anomaly_map, title=title, outline=mask, banner=banner)
                     rows.append({**row, "overlay": overlay.name, "error": ""})
             write_csv_atomic(out / "scores.csv", rows, fields)  # after every batch: nothing lost
             bar.update(len(batch_paths))
@@ -313,11 +306,8 @@ def from_folder(args: argparse.Namespace) -> int:
 def prefetch(args: argparse.Namespace) -> int:
     """Fetch what the book needs once (CLIP weights), or explain how to build it offline."""
     from .backbone import resolve_checkpoint
-    from .env import model_name, pretrained, smoke_mode
+    from .env import model_name, pretrained
 
-    if smoke_mode():
-        print("ANOCLIP_SMOKE=1: the book uses the tiny random model and synthetic data; nothing to fetch.")
-        return 0
     name, weights = args.model or model_name(), args.pretrained or pretrained()
     try:
         path = resolve_checkpoint(name, weights)
@@ -384,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--method", default="anoclip", help="localizer name (see anoclip.methods)")
     run.add_argument("--method-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                      help="method constructor option, repeatable, e.g. --method vv --method-option start=6")
-    run.add_argument("--resolution", choices=["official", "native"], default="official",
+    run.add_argument("--resolution", choices=RESOLUTIONS, default=RESOLUTIONS[0],
                      help="evaluate at the model resolution like the official code, or at the masks' own")
     run.add_argument("--limit", type=int, default=None, help="at most N images per category (quick runs)")
     run.add_argument("--tta-seed", type=int, default=None, help="TTA seed (default: the dataset's official one)")

@@ -28,6 +28,8 @@ TTA_DRAWS: Tuple[str, ...] = ("per-image", "shared")
 TILE_LOSSES: Tuple[str, ...] = ("merged-pixels", "tokens")
 RESIZE_MODES: Tuple[str, ...] = ("square", "tiles")
 RESOLUTIONS: Tuple[str, ...] = ("official", "native")
+#: What a method saw besides the test image (method cards, and the published numbers of the book).
+SUPERVISION: Tuple[str, ...] = ("training-free", "auxiliary-data", "test-batch")
 
 #: The five MVTec AD categories whose prompts use the texture/surface domain words.
 MVTEC_TEXTURES: FrozenSet[str] = frozenset({"carpet", "grid", "leather", "tile", "wood"})
@@ -97,6 +99,17 @@ class AnoCLIPConfig(_Settings):
             raise ValueError(f"AnoCLIPConfig.temperature must be > 0, got {self.temperature}.")
         if not self.sigma > 0:
             raise ValueError(f"AnoCLIPConfig.sigma must be > 0, got {self.sigma}.")
+
+    def text_setting(self, class_name: str) -> Dict[str, Any]:
+        """Everything that determines ``class_name``'s text prototypes: the one list of it.
+
+        The in-memory and on-disk text caches and the image-score store key their entries by it,
+        so a setting added here invalidates all of them at once.
+        """
+        return {
+            "class_name": class_name, "prompts": self.prompts, "ensemble": self.ensemble,
+            "clean_names": self.clean_names, "texture": class_name in self.texture_classes,
+        }
 
 
 @dataclass(frozen=True)

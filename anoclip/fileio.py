@@ -1,34 +1,75 @@
-"""Atomic writes: a reader (or a resumed run) never sees a half-written result file; and the
-two small reads the caches share (a JSON index that may be missing, a file's version)."""
+"""Files, written so that nothing is lost or half-written, and the small reads the caches share.
+
+* :func:`atomic_path` is the one way a result file is written: into a temporary file beside it,
+  renamed over it only when the writing succeeded (a reader, or a resumed run, never sees half a
+  file), with the permissions the user's umask gives a new file (not ``mkstemp``'s 0600).
+* :func:`remembered_sha256`: a file's SHA-256, computed once per file version (weights are
+  verified and used as cache keys by several modules).
+"""
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, Mapping, Sequence, Union
 
-PathLike = Union[str, os.PathLike]
+from .env import cache_dir
+
+#: What every function that takes a file name accepts.
+PathLike = Union[str, "os.PathLike[str]"]
+_CHUNK = 1 << 20
+
+
+def _new_file_mode() -> int:
+    """The mode ``open()`` would give a new file under the current umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to: renamed over ``path`` when the block ends
+    normally, removed when it raises (Ctrl-C included), so ``path`` is either old or complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, _new_file_mode())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def write_text_atomic(path: PathLike, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+    """Write ``text`` (UTF-8) atomically, fsynced before the rename."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path
+    return Path(path)
+
+
+def write_json_atomic(path: PathLike, data: Any) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_csv_atomic(path: PathLike, rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return write_text_atomic(path, buffer.getvalue())
 
 
 def read_json_dict(path: PathLike) -> Dict[str, Any]:
@@ -47,14 +88,28 @@ def file_version(path: PathLike) -> str:
     return f"{stat.st_size}|{stat.st_mtime_ns}"
 
 
-def write_json_atomic(path: PathLike, data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+def sha256sum(path: PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (constant memory for multi-GB archives)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def write_csv_atomic(path: PathLike, rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str]) -> Path:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return write_text_atomic(path, buffer.getvalue())
+def remembered_sha256(path: PathLike) -> str:
+    """:func:`sha256sum` of ``path``, computed once per file version and remembered.
+
+    Hashing an 800 MB checkpoint takes seconds, and every chapter loads it again; the digest is
+    kept in ``$ANOCLIP_CACHE/sha256.json`` keyed by the file's absolute path, size and
+    modification time (as ``git status`` trusts its index), so a replaced or rewritten file is
+    hashed again. A missing or damaged index is rebuilt, never trusted.
+    """
+    path = Path(path).resolve()
+    index_file = cache_dir() / "sha256.json"
+    key = f"{path}|{file_version(path)}"
+    index = read_json_dict(index_file)
+    if key not in index:
+        index[key] = sha256sum(path)
+        write_json_atomic(index_file, index)
+    return index[key]

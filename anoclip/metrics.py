@@ -606,11 +606,19 @@ class PixelScores:
         return float(np.sum(np.diff(scaled) * (pro[1:] + pro[:-1]) / 2.0))
 
     def all(self, fpr_limit: float = 0.3, steps: int = 200) -> dict[str, float]:
-        """All five pixel metrics: pixel_auroc, pixel_ap, pixel_f1_max, aupro, aupro_cflow."""
+        """All five pixel metrics: pixel_auroc, pixel_ap, pixel_f1_max, aupro, aupro_cflow.
+
+        The precision-recall curve is walked once for both AP and F1-max.
+        """
+        reason = self._undefined()
+        if reason:
+            ap = f1 = _warn_nan(f"pixel AP and F1-max are undefined: {reason}.")
+        else:
+            ap, f1 = _precision_recall_sorted(*self._finalized()[:2])
         return {
             "pixel_auroc": self.pixel_auroc(),
-            "pixel_ap": self.pixel_ap(),
-            "pixel_f1_max": self.pixel_f1_max(),
+            "pixel_ap": ap,
+            "pixel_f1_max": f1,
             "aupro": self.aupro(fpr_limit),
             "aupro_cflow": self.aupro_cflow(fpr_limit, steps),
         }

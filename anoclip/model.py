@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import warnings
 from dataclasses import dataclass, replace
 from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
@@ -29,13 +28,12 @@ from torch import Tensor
 
 from . import prompts as prompt_lib
 from . import scoring
-from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, TINY_MODEL, load_clip
+from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, load_clip
 from .cache import digest_of, load_tensors, save_tensors
 from .config import AnoCLIPConfig, TTAConfig
-from .data.download import remembered_sha256
 from .data.images import read_rgb, to_rgb
+from .fileio import remembered_sha256
 from .encoder import ImageEncoding, check_supported, grid_size
-from .env import smoke_mode
 from .methods import DualPathLocalizer, Localizer, get_method
 from .protocol import TileLayout, normalize
 from .tta import LossFn, adapt_tokens, image_seed
@@ -130,16 +128,9 @@ class AnoCLIP:
             device: ``None`` picks CUDA when available.
             config: text and scoring settings; ``None`` = faithful defaults.
 
-        With ``ANOCLIP_SMOKE=1`` in the environment the tiny random model is returned whatever
-        the arguments, with a warning: smoke mode exists for CI and offline machines only.
+        The model asked for is the model returned: nothing in the environment swaps it (smoke
+        mode is the caller's choice: ``name="anoclip-tiny", pretrained=None``).
         """
-        if smoke_mode() and name != TINY_MODEL:
-            warnings.warn(
-                f"ANOCLIP_SMOKE=1: using the tiny RANDOM model instead of {name}/{pretrained}. "
-                "Maps and numbers are not meaningful.",
-                stacklevel=2,
-            )
-            name, pretrained, image_size = TINY_MODEL, None, None
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         loaded = load_clip(name, pretrained, image_size=image_size, device=device, cache_dir=cache_dir)
         return cls(
@@ -150,8 +141,8 @@ class AnoCLIP:
     def with_config(self, config: Optional[AnoCLIPConfig] = None, **changes) -> "AnoCLIP":
         """The same CLIP (shared, not copied) with other text and scoring settings — for ablations.
 
-        Text prototypes computed so far are shared too: their cache key includes every config
-        field that affects them.
+        Text prototypes computed so far are shared too: their cache key is
+        :meth:`AnoCLIPConfig.text_setting`, everything that affects them.
         """
         new_config = (config or self.config).replace(**changes)
         return AnoCLIP(
@@ -245,9 +236,6 @@ class AnoCLIP:
             yield
 
     # ---------------------------------------------------------------- text
-    def _text_key(self, class_name: str, config: AnoCLIPConfig) -> tuple:
-        return (class_name, config.prompts, config.ensemble, config.clean_names, class_name in config.texture_classes)
-
     def text_bank(self, class_name: str, config: Optional[AnoCLIPConfig] = None) -> TextBank:
         """Prototypes and sentence embeddings of a class; computed once per prompt setting.
 
@@ -255,12 +243,13 @@ class AnoCLIP:
         process (another chapter, another CLI run) reads them instead of running the text tower.
         """
         config = config or self.config
-        key = self._text_key(class_name, config)
+        setting = config.text_setting(class_name)
+        key = tuple(sorted(setting.items()))
         if key not in self._text_cache:
-            disk_key = self.cache_key(kind="text", prompt=key)
+            disk_key = self.cache_key(kind="text", prompt=setting)
             stored = load_tensors("text", disk_key) if disk_key else None
             if stored is None:
-                stored = self._encode_text(class_name, config, texture=key[-1])
+                stored = self._encode_text(class_name, config, texture=setting["texture"])
                 if disk_key:
                     save_tensors("text", disk_key, stored)
             device = self.device

@@ -1,2 +1,2 @@
-"""The package version: one owner, read by pyproject.toml (setuptools dynamic metadata) too."""
-__version__ = "0.1.0"
+"""The version of the anoclip distribution: its one owner (pyproject.toml reads it; caches key by it)."""
+__version__ = "0.2.0"

@@ -23,3 +23,24 @@ def images(tiny):
     """Three preprocessed random images at the tiny model's input size."""
     generator = torch.Generator().manual_seed(1)
     return torch.randn(3, 3, tiny.image_size, tiny.image_size, generator=generator)
+
+
+SMALL_ARCHITECTURE = "test-vit-small"
+
+
+@pytest.fixture(scope="session")
+def small_architecture(tmp_path_factory):
+    """A registered open_clip ViT that is not the tiny test model (for messages about "real"
+    architectures) yet builds in milliseconds: 2 blocks of width 32, unlike ViT-B-32's 88 M parameters."""
+    import json
+
+    import open_clip
+
+    path = tmp_path_factory.mktemp("configs") / f"{SMALL_ARCHITECTURE}.json"
+    path.write_text(json.dumps({
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 16},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1},
+    }))
+    open_clip.add_model_config(path)
+    return SMALL_ARCHITECTURE

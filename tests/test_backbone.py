@@ -1,14 +1,8 @@
 """Weights: local checkpoints, wrong architectures, the offline error path, the sources table,
-mirrors and stand-ins for checkpoints, and ANOCLIP_MODEL / ANOCLIP_PRETRAINED."""
-import functools
-import hashlib
-import json
+mirrors for checkpoints, and ANOCLIP_MODEL / ANOCLIP_PRETRAINED (stand-ins: tests/book/test_substitution.py)."""
 import os
 import subprocess
 import sys
-import threading
-import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 import open_clip
@@ -24,7 +18,7 @@ DEFAULT_FILE = "vit_b_16_plus_240-laion400m_e32-699c4b84.pt"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in (env.MIRROR_ENV, env.STANDINS_ENV, env.MODEL_ENV, env.PRETRAINED_ENV, env.CACHE_ENV):
+    for name in (env.MIRROR_ENV, env.MODEL_ENV, env.PRETRAINED_ENV, env.CACHE_ENV):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -35,17 +29,16 @@ def tiny_checkpoint(tmp_path):
     return path
 
 
-def test_offline_default_model_fails_fast_with_instructions(tmp_path):
-    start = time.monotonic()
+def test_offline_default_model_fails_with_instructions(tmp_path):
+    """How fast it fails is measured in benchmarks/offline_failure.py, not asserted here."""
     with pytest.raises(WeightsUnavailableError) as info:
         AnoCLIP.from_pretrained(cache_dir=str(tmp_path), device="cpu")
-    assert time.monotonic() - start < 20
     message = str(info.value)
     assert "pretrained='/path/to/checkpoint'" in message and "ANOCLIP_SMOKE=1" in message
     assert "laion400m_e32" in message
 
 
-def test_offline_failure_without_the_offline_flag_is_also_fast(tmp_path):
+def test_offline_failure_without_the_offline_flag_is_also_an_error_with_the_url(tmp_path):
     """No HF_HUB_OFFLINE: the download itself must fail (no network here) within seconds."""
     code = (
         "import anoclip, sys\n"
@@ -57,11 +50,9 @@ def test_offline_failure_without_the_offline_flag_is_also_fast(tmp_path):
     )
     env = {k: v for k, v in __import__("os").environ.items() if k != "HF_HUB_OFFLINE"}
     env["HOME"] = str(tmp_path)
-    start = time.monotonic()
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "UNAVAILABLE" in result.stdout and "huggingface.co" in result.stdout
-    assert time.monotonic() - start < 40  # includes interpreter start and a random ViT-B-16 build
 
 
 def test_local_checkpoint_round_trip(tmp_path):
@@ -74,12 +65,12 @@ def test_local_checkpoint_round_trip(tmp_path):
         assert torch.equal(tensor, loaded.clip.state_dict()[name])
 
 
-def test_wrong_architecture_checkpoint_is_a_clear_error(tmp_path):
+def test_wrong_architecture_checkpoint_is_a_clear_error(tmp_path, small_architecture):
     source = AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu")
     path = tmp_path / "tiny.pt"
     torch.save(source.clip.state_dict(), path)
-    with pytest.raises(CheckpointMismatchError, match="does not fit the ViT-B-32"):
-        AnoCLIP.from_pretrained("ViT-B-32", str(path), device="cpu")
+    with pytest.raises(CheckpointMismatchError, match=f"does not fit the {small_architecture}"):
+        AnoCLIP.from_pretrained(small_architecture, str(path), device="cpu")
 
 
 def test_truncated_checkpoint_is_a_clear_error(tmp_path):
@@ -104,10 +95,10 @@ def test_native_sizes():
     assert native_image_size("anoclip-tiny") == 64
 
 
-def test_random_weights_warn_for_real_architectures():
+def test_random_weights_warn_for_real_architectures(small_architecture):
     with pytest.warns(UserWarning, match="RANDOM weights"):
-        model = AnoCLIP.from_pretrained("ViT-B-32", None, image_size=64, device="cpu")
-    assert model.random_weights and model.grid == (2, 2)
+        model = AnoCLIP.from_pretrained(small_architecture, None, image_size=64, device="cpu")
+    assert model.random_weights and model.grid == (4, 4)
 
 
 def test_random_weights_are_seeded_without_touching_the_callers_rng():
@@ -161,66 +152,8 @@ def test_a_mirror_never_hands_over_wrong_weights(tmp_path, monkeypatch):
     assert "--pretrained FILE" in str(err.value) and not (tmp_path / "cache" / DEFAULT_FILE).exists()
 
 
-def test_a_declared_stand_in_checkpoint_comes_from_an_http_mirror_into_the_cache(tmp_path, monkeypatch, capsys,
-                                                                                 tiny_checkpoint):
-    served = tmp_path / "www"
-    served.mkdir()
-    (served / DEFAULT_FILE).write_bytes(tiny_checkpoint.read_bytes())
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    manifest = tmp_path / "standins.json"
-    digest = hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
-    manifest.write_text(json.dumps({"purpose": "rehearsal", "standins": {
-        f"weights/{env.DEFAULT_MODEL}/{env.DEFAULT_PRETRAINED}": digest}}))
-    monkeypatch.setenv(env.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}")
-    monkeypatch.setenv(env.CACHE_ENV, str(tmp_path / "cache"))
-    try:
-        with pytest.raises(WeightsUnavailableError):  # the mirror alone cannot make it pass
-            resolve_checkpoint(env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED)
-        monkeypatch.setenv(env.STANDINS_ENV, str(manifest))
-        path = resolve_checkpoint(env.DEFAULT_MODEL, env.DEFAULT_PRETRAINED)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-    assert path == str(tmp_path / "cache" / "weights" / DEFAULT_FILE)
-    assert "STAND-IN" in capsys.readouterr().err
-
-
-def test_a_tag_that_only_a_rehearsal_manifest_lists_travels_the_real_weights_path(tmp_path, monkeypatch, capsys,
-                                                                                 tiny_checkpoint):
-    served = tmp_path / "www"
-    served.mkdir()
-    (served / "tiny-rehearsal.pt").write_bytes(tiny_checkpoint.read_bytes())
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    row = {"id": "weights/anoclip-tiny/rehearsal", "kind": "weights", "title": "random tiny weights", "model": "anoclip-tiny",
-           "tag": "rehearsal", "file": "tiny-rehearsal.pt", "urls": [base + "/tiny-rehearsal.pt"], "manual": "-"}
-    manifest = tmp_path / "standins.json"
-    manifest.write_text(json.dumps({"purpose": "rehearsal", "sources": [row], "standins": {
-        row["id"]: hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()}}))
-    monkeypatch.setenv(env.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(env.MIRROR_ENV, base)  # HF_HUB_OFFLINE=1 (conftest): the mirror is the only source
-    try:
-        with pytest.raises(ValueError, match="neither a checkpoint file nor an open_clip tag"):
-            resolve_checkpoint("anoclip-tiny", "rehearsal")  # without the manifest the tag does not exist
-        monkeypatch.setenv(env.STANDINS_ENV, str(manifest))
-        model = AnoCLIP.from_pretrained("anoclip-tiny", "rehearsal", device="cpu")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-    assert not model.random_weights and (tmp_path / "cache" / "weights" / "tiny-rehearsal.pt.standin").is_file()
-    expected = torch.load(tiny_checkpoint)
-    assert all(torch.equal(tensor, expected[name]) for name, tensor in model.clip.state_dict().items())
-    assert "STAND-IN" in capsys.readouterr().err
-
-
 def test_book_and_prefetch_load_what_ANOCLIP_MODEL_and_PRETRAINED_name(tiny_checkpoint, monkeypatch, capsys):
-    from anoclip.book import load_model
+    from anoclip_book import load_model
     from anoclip.cli import main
 
     monkeypatch.setenv(env.MODEL_ENV, "anoclip-tiny")

@@ -31,7 +31,7 @@ from anoclip.data import (
     prepare,
     read_mask,
 )
-from anoclip.data import standins
+from anoclip_book import standins  # the raw layouts of each download
 from anoclip.data.cli import build_parser, main
 from anoclip.data.converters import bsd, btech, dagm, gc, ksdd2, msd, mvtec, road, rsdd, visa
 from anoclip.data import sources

@@ -293,20 +293,34 @@ def test_a_files_digest_is_computed_once_per_version_and_again_when_it_changes(t
     from anoclip import env
 
     monkeypatch.setenv(env.CACHE_ENV, str(tmp_path / "cache"))
+    from anoclip import fileio
+
     hashed = []
-    real = download_module.sha256sum
-    monkeypatch.setattr(download_module, "sha256sum", lambda path: hashed.append(path) or real(path))
+    real = fileio.sha256sum
+    monkeypatch.setattr(fileio, "sha256sum", lambda path: hashed.append(path) or real(path))
     file = tmp_path / "weights.pt"
     file.write_bytes(b"first version")
-    first = download_module.remembered_sha256(file)
+    first = fileio.remembered_sha256(file)
     assert first == hashlib.sha256(b"first version").hexdigest()
-    assert download_module.remembered_sha256(file) == first and len(hashed) == 1  # remembered
+    assert fileio.remembered_sha256(file) == first and len(hashed) == 1  # remembered
 
     file.write_bytes(b"other version")  # same size: only the modification time tells
     os.utime(file, ns=(file.stat().st_atime_ns, file.stat().st_mtime_ns + 1_000_000))
-    assert download_module.remembered_sha256(file) == hashlib.sha256(b"other version").hexdigest()
+    assert fileio.remembered_sha256(file) == hashlib.sha256(b"other version").hexdigest()
     assert len(hashed) == 2
 
     (tmp_path / "cache" / "sha256.json").write_text("{damaged")
-    assert download_module.remembered_sha256(file) == hashlib.sha256(b"other version").hexdigest()
+    assert fileio.remembered_sha256(file) == hashlib.sha256(b"other version").hexdigest()
     assert len(hashed) == 3  # a damaged index is rebuilt, never trusted
+
+
+def test_each_download_uses_the_proxies_of_the_environment_at_that_moment(server, tmp_path, monkeypatch):
+    """urllib's shared opener would keep a dead proxy set for an earlier call, for the whole process."""
+    httpd, url = server
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # the discard port: nothing listens
+    with pytest.raises(DownloadError):
+        download(url, tmp_path / "a.bin")
+    monkeypatch.delenv("http_proxy")
+    assert download(url, tmp_path / "b.bin").read_bytes() == PAYLOAD

@@ -17,7 +17,7 @@ from anoclip.methods.last_block import encode_last_block
 from anoclip.methods.vv import surgery_start
 from anoclip.methods.winclip import WinCLIPLocalizer, harmonic_aggregation, window_indices
 from anoclip.prompts import build_sentences
-from anoclip.published import SUPERVISION
+from anoclip.config import SUPERVISION
 
 EXPECTED_METHODS = ["anoclip", "clip-global", "clip-patch", "maskclip", "vv", "sclip", "clearclip", "winclip"]
 REFERENCES_BIB = Path(__file__).resolve().parents[1] / "references.bib"
@@ -219,11 +219,26 @@ def test_options_are_fields_recorded_by_value_and_unknown_ones_are_refused():
     assert get_method(localizer) is localizer
 
 
-def test_methods_give_different_maps(tiny, images):
-    maps = {name: tiny.predict(images, "bottle", method=name).patch_scores for name in EXPECTED_METHODS}
+def test_every_method_scores_each_image_on_its_own(tiny, images):
+    """No leakage between images: an image's map is the same alone as in a batch, for every method
+    (a method that normalised or pooled over the batch would fail here)."""
+    for name in EXPECTED_METHODS:
+        batch = tiny.predict(images, "bottle", method=name, image_scores=False).patch_scores
+        for index in range(len(images)):
+            alone = tiny.predict(images[index:index + 1], "bottle", method=name, image_scores=False).patch_scores
+            assert torch.allclose(batch[index], alone[0], atol=1e-5), (name, index)
+
+
+def test_no_two_method_names_are_the_same_computation(tiny, images):
+    """Each name is its own encoder: the registry cannot alias two of them (anoclip and vv coincide
+    only because the tiny model's 4 blocks clip CLIP Surgery's start to 0, pinned above)."""
+    maps = {name: tiny.predict(images, "bottle", method=name, image_scores=False).patch_scores for name in EXPECTED_METHODS}
     for a, b in itertools.combinations(EXPECTED_METHODS, 2):
-        if {a, b} != {"anoclip", "vv"}:  # identical on the 4-block tiny model (surgery start clips to 0)
-            assert not torch.allclose(maps[a], maps[b], atol=1e-6), f"{a} and {b} coincide"
+        gap = float((maps[a] - maps[b]).abs().max())
+        if {a, b} == {"anoclip", "vv"}:
+            assert gap == 0.0
+        else:
+            assert gap > 1e-3, f"{a} and {b} differ by only {gap:.2e}"
 
 
 # ------------------------------------------------------------------ TTA compatibility

@@ -656,3 +656,18 @@ def test_bad_ignore_masks_raise_naming_the_image():
     assert (accumulated.n_images, accumulated.n_normal, accumulated.n_anomalous) == (1, 6, 3)
     with pytest.raises(MetricInputError, match="Image 1 has no ignore entry"):
         pixel_auroc([np.eye(2)] * 2, [np.eye(2, dtype=bool)] * 2, ignore=[None])
+
+
+def test_all_walks_the_precision_recall_curve_once(monkeypatch):
+    from anoclip import metrics as module
+
+    maps, masks = make_category(4, SHAPES["mixed-sizes"])
+    scores = PixelScores()
+    for anomaly_map, mask in zip(maps, masks):
+        scores.add(anomaly_map, mask)
+    walks = []
+    real = module._precision_recall_sorted
+    monkeypatch.setattr(module, "_precision_recall_sorted", lambda neg, pos: walks.append(1) or real(neg, pos))
+    values = scores.all()
+    assert len(walks) == 1
+    assert (values["pixel_ap"], values["pixel_f1_max"]) == (pixel_ap(maps, masks), pixel_f1_max(maps, masks))

@@ -1,6 +1,5 @@
 """AnoCLIP end to end on the tiny model: preprocessing, predictions, configs, smoke mode."""
 import logging
-import warnings
 
 import numpy as np
 import pytest
@@ -127,32 +126,10 @@ def test_with_config_shares_clip_and_texture_switch(tiny, images):
     assert not torch.allclose(other.text_prototypes("bottle"), tiny.text_prototypes("bottle"))
 
 
-def test_smoke_mode_swaps_in_the_tiny_model_loudly(monkeypatch):
-    monkeypatch.setenv("ANOCLIP_SMOKE", "1")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = AnoCLIP.from_pretrained(device="cpu")
-    assert model.name == "anoclip-tiny" and model.random_weights
-    assert any("ANOCLIP_SMOKE" in str(w.message) for w in caught)
-    assert model.describe()["random_weights"] is True
-
-
-def test_the_book_asks_for_the_tiny_model_by_name_in_smoke_mode(monkeypatch, caplog):
-    """A book page announces smoke mode with banners, so loading its model warns nowhere."""
-    import anoclip.book
-
-    monkeypatch.setenv("ANOCLIP_SMOKE", "1")
-    with warnings.catch_warnings(), caplog.at_level(logging.WARNING):
-        warnings.simplefilter("error")
-        model = anoclip.book.load_model(device="cpu", name="ViT-B-16-plus-240")
-    assert model.name == "anoclip-tiny" and model.random_weights
-    assert not caplog.records
-
-
-def test_open_clips_random_init_line_is_dropped_and_random_weights_still_warn(caplog):
+def test_open_clips_random_init_line_is_dropped_and_random_weights_still_warn(caplog, small_architecture):
     """load_clip builds every model empty before loading weights: open_clip's line would be false."""
     with caplog.at_level(logging.WARNING), pytest.warns(UserWarning, match="RANDOM weights"):
-        AnoCLIP.from_pretrained("ViT-B-32", None, image_size=64, device="cpu")
+        AnoCLIP.from_pretrained(small_architecture, None, image_size=64, device="cpu")
     assert "No pretrained weights loaded" not in caplog.text
     logging.getLogger().warning("No pretrained weights loaded, said someone else")
     assert "said someone else" in caplog.text  # only the model build is filtered

@@ -2,7 +2,7 @@
 
 Covers the order sources are tried in, the mirror (URL and folder) coming first without ever
 weakening verification, the every-source-failed message, the MVTec category fallback to the
-full archive, declared stand-ins, and `anoclip sources [--check]`.
+full archive, substitutes a caller allows, and `anoclip sources [--check]`.
 """
 import dataclasses
 import hashlib
@@ -19,10 +19,11 @@ import pytest
 from PIL import Image
 
 from anoclip import env
-from anoclip.data import Meta, prepare, samples, sources
+from anoclip.data import Meta, prepare, sources
+from anoclip_book import samples  # the chapters' MVTec categories exercise the category fallback
 from anoclip.data.errors import ChecksumMismatchError, MetaFormatError
 from anoclip.data.registry import DATASETS, MVTEC_CATEGORIES
-from anoclip.data.sources import Fallback, Source, SourcesExhaustedError, SourceTable, StandIns
+from anoclip.data.sources import Fallback, Source, SourcesExhaustedError, SourceTable
 
 PAYLOAD = bytes(range(256)) * 64
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -76,7 +77,7 @@ def server():
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in (env.MIRROR_ENV, env.STANDINS_ENV):
+    for name in (env.MIRROR_ENV,):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -359,78 +360,61 @@ def test_fetch_extracted_without_a_fallback_extracts_the_whole_archive(server, t
 
 
 # ----------------------------------------------------------------------------------------------
-# Stand-ins: declared by a rehearsal's manifest, never by a mirror
+# Substitutes: allowed only by an object a caller installs (the book's rehearsal; tests/book/test_substitution.py)
 
 
-def _manifest(tmp_path, monkeypatch, declared):
-    path = tmp_path / "standins.json"
-    path.write_text(json.dumps({"purpose": "rehearsal test", "standins": declared}))
-    monkeypatch.setenv(env.STANDINS_ENV, str(path))
-    return path
+@dataclasses.dataclass
+class _Allow:
+    """The smallest Substitutes: one id may be these exact bytes; announcements are recorded."""
+
+    ident: str
+    body: bytes
+    sources: tuple = ()
+    said: list = dataclasses.field(default_factory=list)
+
+    def covers(self, source):
+        return source.id == self.ident
+
+    def matches(self, source, path):
+        return path.read_bytes() == self.body
+
+    def announce(self, source, where):
+        self.said.append((source.id, where))
 
 
-def test_a_stand_in_from_a_mirror_is_accepted_only_when_declared_and_loudly(server, tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def substitutes():
+    yield sources.allow_substitutes
+    sources.allow_substitutes(None)
+
+
+def test_a_substitute_is_accepted_only_while_allowed_announced_and_marked(server, tmp_path, monkeypatch, substitutes):
     server.routes = {"/mirror/file.bin": (WRONG, "application/octet-stream")}
     monkeypatch.setenv(env.MIRROR_ENV, server.base + "/mirror")
     row = _row(server, "/gone", sha256=PAYLOAD_SHA)
-    with pytest.raises(SourcesExhaustedError):  # pointing ANOCLIP_MIRROR at stand-ins is not enough
+    with pytest.raises(SourcesExhaustedError):  # a mirror cannot make a wrong file pass
         sources.fetch(row, tmp_path / "a")
-    _manifest(tmp_path, monkeypatch, {"test/file": hashlib.sha256(b"other bytes").hexdigest()})
-    with pytest.raises(SourcesExhaustedError) as err:  # a declaration pins the stand-in's exact bytes
+    substitutes(_Allow("test/file", b"other bytes"))
+    with pytest.raises(SourcesExhaustedError) as err:  # the allowed substitute is exact bytes
         sources.fetch(row, tmp_path / "b")
-    assert "nor the stand-in SHA-256 declared" in err.value.attempts[0].reason
-    manifest = _manifest(tmp_path, monkeypatch, {"test/file": hashlib.sha256(WRONG).hexdigest()})
-    capsys.readouterr()
+    assert "nor the allowed substitute" in err.value.attempts[0].reason
+    allowed = _Allow("test/file", WRONG)
+    substitutes(allowed)
     path = sources.fetch(row, tmp_path / "c")
     assert path.read_bytes() == WRONG and (tmp_path / "c" / "file.bin.standin").is_file()
-    banner = capsys.readouterr().err
-    assert "STAND-IN" in banner and "NOT the real a test file" in banner and str(manifest) in banner
+    assert allowed.said == [("test/file", server.base + "/mirror/file.bin")]
+    assert sources.fetch(row, tmp_path / "c") == path and len(allowed.said) == 2  # kept, announced again
+    substitutes(None)
+    with pytest.raises(ChecksumMismatchError, match="stand-in"):  # a marked file is refused once nothing covers it
+        sources.fetch(row, tmp_path / "c")
 
 
-def test_a_stand_in_left_behind_is_refused_once_the_manifest_is_gone(server, tmp_path, monkeypatch):
-    server.routes = {"/mirror/file.tar": (WRONG, "application/octet-stream")}
-    monkeypatch.setenv(env.MIRROR_ENV, server.base + "/mirror")
-    row = _row(server, "/gone", file="file.tar")  # no checksum: the marker is all that tells
-    _manifest(tmp_path, monkeypatch, {"test/file": hashlib.sha256(WRONG).hexdigest()})
-    sources.fetch(row, tmp_path)
-    monkeypatch.delenv(env.STANDINS_ENV)
-    with pytest.raises(ChecksumMismatchError, match="stand-in"):
-        sources.fetch(row, tmp_path)
-
-
-def test_a_manifest_adds_rows_only_as_declared_stand_ins_and_only_while_it_is_active(server, tmp_path, monkeypatch,
-                                                                                    capsys):
-    server.routes = {"/mirror/extra.bin": (PAYLOAD, "application/octet-stream")}
-    monkeypatch.setenv(env.MIRROR_ENV, server.base + "/mirror")
-    row = {"id": "rehearsal/extra", "kind": "weights", "title": "an extra rehearsal file", "file": "extra.bin",
-           "urls": [server.base + "/gone/extra.bin"], "manual": "Written by the rehearsal."}
-    path = tmp_path / "standins.json"
-    path.write_text(json.dumps({"purpose": "rehearsal test", "standins": {}, "sources": [row]}))
-    with pytest.raises(MetaFormatError, match="without declaring"):
-        StandIns.load(path)
-    path.write_text(json.dumps({"purpose": "rehearsal test", "standins": {"rehearsal/extra": PAYLOAD_SHA},
-                                "sources": [row]}))
-    with pytest.raises(sources.UnknownSourceError):  # not listed until a manifest names it
-        sources.get_source("rehearsal/extra")
-    monkeypatch.setenv(env.STANDINS_ENV, str(path))
-    assert sources.get_source("mvtec_ad").file == "mvtec_anomaly_detection.tar.xz"  # the package rows stay
-    capsys.readouterr()
-    fetched = sources.fetch("rehearsal/extra", tmp_path / "got")
-    assert fetched.read_bytes() == PAYLOAD and (tmp_path / "got" / "extra.bin.standin").is_file()
-    assert "STAND-IN" in capsys.readouterr().err
-    clash = dict(row, id="mvtec_ad")
-    path.write_text(json.dumps({"purpose": "rehearsal test", "standins": {"mvtec_ad": PAYLOAD_SHA}, "sources": [clash]}))
-    with pytest.raises(MetaFormatError, match="listed twice"):  # an added row never replaces a package row
-        sources.default_table()
-
-
-@pytest.mark.parametrize("content", ['{"standins": {}}', '{"purpose": "x", "standins": {"a": "abc"}}', "not json"])
-def test_a_malformed_manifest_is_an_error_naming_it(tmp_path, content):
-    path = tmp_path / "standins.json"
-    path.write_text(content)
-    with pytest.raises(MetaFormatError) as err:
-        StandIns.load(path)
-    assert str(path) in str(err.value) and "ANOCLIP_STANDINS" in str(err.value)
+def test_a_real_file_is_accepted_while_a_substitute_is_allowed(server, tmp_path, monkeypatch, substitutes):
+    server.routes = {"/real": (PAYLOAD, "application/octet-stream")}
+    allowed = _Allow("test/file", WRONG)
+    substitutes(allowed)
+    path = sources.fetch(_row(server, "/real", sha256=PAYLOAD_SHA), tmp_path)
+    assert path.read_bytes() == PAYLOAD and not (tmp_path / "file.bin.standin").exists() and allowed.said == []
 
 
 # ----------------------------------------------------------------------------------------------

@@ -113,3 +113,43 @@ def test_a_second_process_reads_the_cache(checkpointed, tmp_path, monkeypatch):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "cached"
+
+
+CLASS = "pcb1"
+
+
+def test_every_setting_that_changes_the_prototypes_changes_both_cache_keys(tmp_path, monkeypatch):
+    """The text bank's key and the image-score store's key both come from ``text_setting``.
+
+    For each config field, another value is tried: where it changes the prototypes (recomputed
+    from scratch here, no cache), both keys must change too, else a stale entry would be reused.
+    """
+    from anoclip.bench import BenchSetting, image_score_store
+    from anoclip.config import AnoCLIPConfig
+
+    monkeypatch.setenv("ANOCLIP_CACHE", str(tmp_path / "cache"))
+    checkpoint = tmp_path / "tiny.pt"
+    torch.save(AnoCLIP.from_pretrained("anoclip-tiny", None, device="cpu").clip.state_dict(), checkpoint)
+    model = AnoCLIP.from_pretrained("anoclip-tiny", str(checkpoint), device="cpu")  # pretrained: keys exist
+    setting = BenchSetting.create("mvtec")
+    alternatives = {
+        "temperature": 0.01, "ensemble": "normalize-then-mean", "prompts": "plain", "clean_names": True,
+        "texture_classes": frozenset({CLASS}), "smoothing": "none", "sigma": 2.0, "image_views": 1, "amp": "bf16",
+    }
+    assert set(alternatives) == {f.name for f in __import__("dataclasses").fields(AnoCLIPConfig)}
+
+    def prototypes(config):
+        return model._encode_text(CLASS, config, texture=config.text_setting(CLASS)["texture"])["prototypes"]
+
+    def keys(config):
+        variant = model.with_config(config)
+        return tuple(sorted(config.text_setting(CLASS).items())), image_score_store(variant, setting, CLASS, tmp_path).path
+
+    base = AnoCLIPConfig()  # CLASS has a spelled-out name (clean_names) and is an object (texture_classes)
+    changing = []
+    for name, value in alternatives.items():
+        other = base.replace(**{name: value})
+        if not torch.equal(prototypes(other), prototypes(base)):
+            changing.append(name)
+            assert all(a != b for a, b in zip(keys(other), keys(base))), name
+    assert set(changing) == {"ensemble", "prompts", "clean_names", "texture_classes"}

@@ -161,8 +161,22 @@ def test_linear_adapter_and_parameter_counts(cold, images):
 
 
 def test_zero_steps_is_the_initial_adapter_only(cold, images):
-    prediction = cold.predict(images, "bottle", tta=TTAConfig(steps=0))
+    """No step: each image's tokens go through its freshly drawn adapter, recomputed here by hand
+    (x' = r x + (1 - r) tanh(W x̂ + b) E with the per-image draw), and nothing is trained."""
+    config = TTAConfig(steps=0)
+    prediction = cold.predict(images, "bottle", tta=config)
     assert prediction.tta_losses.shape == (3, 0)
+    tokens = cold.encode_image(images).patches
+    bank = cold.text_bank("bottle")
+    seeds = [image_seed(config.seed, image) for image in images]
+    weight, bias, _ = _initial_state(config, seeds, tokens.shape[-1], bank.sentences.shape[0], tokens.shape[1], tokens.device)
+    for index in range(len(images)):
+        x = tokens[index]
+        update = torch.tanh(torch.nn.functional.normalize(x, dim=-1) @ weight[index].T + bias[index]) @ bank.sentences
+        adapted = config.residual * x + (1 - config.residual) * update
+        expected = scoring.patch_scores(adapted[None], bank.prototypes, cold.config.temperature, cold.grid)
+        assert torch.allclose(prediction.patch_scores[index], expected[0], atol=1e-5), index
+    assert not torch.allclose(prediction.patch_scores, prediction.patch_scores_before_tta, atol=1e-4)
 
 
 def test_dataset_defaults_and_validation():

@@ -9,7 +9,8 @@
 * :func:`from_folder` - a user's own ``good/`` + defect folders (+ optional masks) as a data set;
 * :mod:`.images` - robust image and mask readers.
 """
-from .download import download, extract, sha256sum
+from ..fileio import sha256sum
+from .download import download, extract
 from .errors import (
     ChecksumMismatchError,
     DataError,

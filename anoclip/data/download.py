@@ -20,7 +20,6 @@ category out of the 4.9 GB archive costs its own ~150 MB of disk, not the whole 
 from __future__ import annotations
 
 import errno
-import hashlib
 import http.client
 import os
 import shutil
@@ -30,15 +29,12 @@ import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Callable, Optional, Type, TypeVar, Union
+from typing import Callable, Optional, Type, TypeVar
 
 from tqdm.auto import tqdm
 
-from ..env import cache_dir
-from ..fileio import file_version, read_json_dict, write_json_atomic
+from ..fileio import PathLike, sha256sum
 from .errors import ChecksumMismatchError, DataError, DownloadError, NotEnoughDiskSpace, UnsafeArchiveError
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 CHUNK = 1 << 20
 # Keep this much free beyond the file itself: extraction and conversion follow the download.
@@ -56,33 +52,6 @@ def _error(kind: Type[_E], message: str, reason: str) -> _E:
     error = kind(message)
     error.reason = reason
     return error
-
-
-def sha256sum(path: PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks (constant memory for multi-GB archives)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def remembered_sha256(path: PathLike) -> str:
-    """:func:`sha256sum` of ``path``, computed once per file version and remembered.
-
-    Hashing an 800 MB checkpoint takes seconds, and every chapter loads it again; the digest is
-    kept in ``$ANOCLIP_CACHE/sha256.json`` keyed by the file's absolute path, size and
-    modification time (as ``git status`` trusts its index), so a replaced or rewritten file is
-    hashed again. A missing or damaged index is rebuilt, never trusted.
-    """
-    path = Path(path).resolve()
-    index_file = cache_dir() / "sha256.json"
-    key = f"{path}|{file_version(path)}"
-    index = read_json_dict(index_file)
-    if key not in index:
-        index[key] = sha256sum(path)
-        write_json_atomic(index_file, index)
-    return index[key]
 
 
 def _check_space(folder: Path, needed: int, what: str) -> None:
@@ -145,11 +114,21 @@ def _refuse_announced(response, dest: Path, url: str, total: Optional[int], size
         )
 
 
+def open_url(request: urllib.request.Request, timeout: float):
+    """Open ``request`` with the proxy settings of the environment now.
+
+    ``urllib.request.urlopen`` keeps the opener of its first call, proxies included, for the rest
+    of the process; a notebook or a test that changes ``http_proxy``/``no_proxy`` later would
+    still be routed by the old ones.
+    """
+    return urllib.request.build_opener().open(request, timeout=timeout)
+
+
 def _open(url: str, offset: int, timeout: float):
     headers = {"User-Agent": USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    return open_url(urllib.request.Request(url, headers=headers), timeout)
 
 
 def download(

@@ -14,14 +14,13 @@ whoever uses it on a dataset must apply the same :func:`exif_transpose_of` to th
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-PathLike = Union[str, os.PathLike]
+from ..fileio import PathLike
 
 ORIENTATIONS = ("none", "exif")
 EXIF_ORIENTATION_TAG = 0x0112

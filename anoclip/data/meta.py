@@ -25,14 +25,14 @@ above (AnoVL, APRIL-GAN, AnomalyCLIP) read the file unchanged; :func:`load_ignor
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
+from ..fileio import PathLike
 from .errors import (
     DatasetRootError,
     MaskSizeError,
@@ -51,7 +51,6 @@ from .images import (
     transpose_mask,
 )
 
-PathLike = Union[str, os.PathLike]
 
 META_FILE = "meta.json"
 SPLITS = ("train", "test")

@@ -12,16 +12,15 @@ duplicate files, the split used, how ignore labels were read) is printed on ever
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
 from .errors import DataError
 from .meta import Meta
 from .registry import get_dataset
 from .sources import fetch
 
-PathLike = Union[str, "os.PathLike[str]"]
+from ..fileio import PathLike
 
 
 def prepare(

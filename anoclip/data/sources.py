@@ -21,19 +21,14 @@ only if it matches: a mirror never weakens verification.  When every source fail
 file by hand and hand it over.  :func:`fetch_extracted` adds the MVTec category fallback: if no
 source of ``bottle.tar.xz`` works, only ``bottle/`` is streamed out of the verified full archive.
 
-Stand-ins.  A rehearsal of the whole book on synthetic raw layouts must replace files that have
-registered checksums.  It can do so only by declaring each one in a manifest that it names in
-``ANOCLIP_STANDINS``::
-
-    {"purpose": "make rehearse: synthetic raw layouts, NOT the real data",
-     "standins": {"mvtec_ad/bottle": "<SHA-256 of the stand-in file>", ...}}
-
-A declared stand-in is accepted only with exactly that SHA-256, every acceptance is printed
-loudly, and a stand-in left in a downloads folder is refused once the manifest is gone.  Nothing
-a mirror serves or contains can turn this on.  The manifest may also add rows (``"sources"``, in
-this table's format) for files the package does not list, such as a checkpoint of the tiny test
-architecture that a rehearsal sends through the real weights path; each added row must be
-declared in ``"standins"`` too, so its file is announced like any other stand-in.
+Substitutes.  A rehearsal of the whole book on synthetic files must replace files that have
+registered checksums.  The package reads no manifest and no environment variable for that: the
+caller installs a :class:`Substitutes` object with :func:`allow_substitutes` (the book's rehearsal
+does, from its own declared manifest).  While one is installed, a file it ``covers`` is accepted if
+it is the real file or if the object ``matches`` it; every substitute accepted is announced by the
+object and marked beside the file (``<file>.standin``), and a marked file is refused once no
+installed object covers it.  Nothing a mirror serves or contains can turn this on.  The object may
+also add table rows (``sources``) for files the package does not list.
 """
 from __future__ import annotations
 
@@ -48,21 +43,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Protocol, Sequence, TextIO, Tuple, Union
 from zipfile import is_zipfile
 
 from .. import env
 from .download import (
     USER_AGENT,
-    PathLike,
     copy_file,
     digest_matches,
     download,
     extract,
     extract_member,
     is_archive,
-    remembered_sha256,
+    open_url,
 )
+from ..fileio import PathLike, remembered_sha256
 from .errors import ChecksumMismatchError, DataError, DownloadError, MetaFormatError
 
 TABLE_FILE = Path(__file__).with_name("sources.json")
@@ -248,11 +243,10 @@ def package_table() -> SourceTable:
 
 
 def default_table() -> SourceTable:
-    """The package's table, plus the rows an active stand-in manifest adds (see the module docstring)."""
-    standins = active_standins()
-    if standins is None or not standins.sources:
+    """The package's table, plus the rows installed :class:`Substitutes` add (see the module docstring)."""
+    if _substitutes is None or not _substitutes.sources:
         return package_table()
-    return SourceTable([*package_table(), *standins.sources], standins.path)
+    return SourceTable([*package_table(), *_substitutes.sources])
 
 
 def get_source(ident: str) -> Source:
@@ -261,69 +255,35 @@ def get_source(ident: str) -> Source:
 
 
 # ----------------------------------------------------------------------------------------------
-# Stand-ins declared by a rehearsal
+# Substitutes a caller allows (the book's rehearsal)
 
 
-@dataclass(frozen=True)
-class StandIns:
-    """A rehearsal's declaration: which files may be replaced, by exactly which bytes, and why."""
+class Substitutes(Protocol):
+    """A caller's permission to replace registered files by others; see the module docstring."""
 
-    path: Path
-    purpose: str
-    sha256: Mapping[str, str]
-    sources: Tuple[Source, ...] = ()
+    sources: Tuple[Source, ...]
 
-    @classmethod
-    def load(cls, path: Path) -> "StandIns":
-        fix = 'write {"purpose": "...", "standins": {"<source id>": "<64 hex SHA-256>", ...}} or unset ANOCLIP_STANDINS'
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            purpose, declared = data["purpose"], data["standins"]
-            rows = list(data.get("sources", []))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise MetaFormatError(
-                f"Cannot read the stand-in manifest {path} (ANOCLIP_STANDINS): {err}. Fix: {fix}."
-            ) from err
-        if not isinstance(purpose, str) or not purpose.strip() or not isinstance(declared, dict):
-            raise MetaFormatError(
-                f"The stand-in manifest {path} (ANOCLIP_STANDINS) needs a non-empty 'purpose' and a 'standins' "
-                f"object. Fix: {fix}."
-            )
-        bad = {k: v for k, v in declared.items() if not (isinstance(v, str) and len(v) == 64 and _HEX.match(v))}
-        if bad:
-            raise MetaFormatError(
-                f"The stand-in manifest {path} (ANOCLIP_STANDINS) has entries that are not full SHA-256 digests: "
-                f"{bad}. Fix: {fix}."
-            )
-        added = tuple(Source.from_json(row, Path(path)) for row in rows)
-        undeclared = [row.id for row in added if row.id not in declared]
-        if undeclared:
-            raise MetaFormatError(
-                f"The stand-in manifest {path} (ANOCLIP_STANDINS) adds the sources {undeclared} without declaring "
-                "them in 'standins'. Fix: declare the SHA-256 of each added file, so that it is announced as a stand-in."
-            )
-        return cls(Path(path), purpose.strip(), dict(declared), added)
+    def covers(self, source: Source) -> bool:
+        """Whether ``source``'s file may be a substitute (then its bytes are judged after the download)."""
+
+    def matches(self, source: Source, path: Path) -> bool:
+        """Whether ``path`` is the substitute allowed for ``source``."""
+
+    def announce(self, source: Source, where: str) -> None:
+        """Say loudly that ``where`` was accepted as ``source`` although it is not the real file."""
 
 
-def active_standins() -> Optional[StandIns]:
-    """The manifest named by ``ANOCLIP_STANDINS``, or None (the normal case)."""
-    path = env.standins()
-    return StandIns.load(path) if path is not None else None
+_substitutes: Optional[Substitutes] = None
+
+
+def allow_substitutes(substitutes: Optional[Substitutes]) -> None:
+    """Install (or, with None, remove) the one :class:`Substitutes` object :func:`fetch` consults."""
+    global _substitutes
+    _substitutes = substitutes
 
 
 def standin_marker(path: Path) -> Path:
     return path.with_name(path.name + ".standin")
-
-
-def _announce_standin(source: Source, where: str, standins: StandIns) -> None:
-    bar = "!" * 100
-    print(
-        f"{bar}\n!!! STAND-IN: {where} accepted as {source.file} ({source.id}) although it is NOT the real "
-        f"{source.title}.\n!!! Declared by ANOCLIP_STANDINS={standins.path} ({standins.purpose}). Nothing computed "
-        f"from it is a real result.\n{bar}",
-        file=sys.stderr,
-        flush=True,
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -341,18 +301,20 @@ def _looks_like_archive(path: Path) -> bool:
         return False
 
 
-def _judge(path: Path, source: Source, standins: Optional[StandIns], verified: bool = False) -> bool:
-    """Accept ``path`` as ``source`` (False) or as its declared stand-in (True); else raise _Rejected.
+def _covered(source: Source) -> bool:
+    return _substitutes is not None and _substitutes.covers(source)
+
+
+def _judge(path: Path, source: Source, verified: bool = False) -> bool:
+    """Accept ``path`` as ``source`` (False) or as its allowed substitute (True); else raise _Rejected.
 
     ``verified``: :func:`download` has already checked the registered size and digest.
     """
-    declared = standins.sha256.get(source.id) if standins else None
-    digest = None
-    if declared or (source.digest and not verified):
-        digest = remembered_sha256(path)
-    if declared and digest == declared:
+    covered = _covered(source)
+    if covered and _substitutes.matches(source, path):
         return True
-    suffix = f" (nor the stand-in SHA-256 declared in {standins.path})" if declared else ""
+    suffix = " (nor the allowed substitute)" if covered else ""
+    digest = remembered_sha256(path) if source.digest and not verified else None
     if not verified:
         actual = path.stat().st_size
         if source.size is not None and actual != source.size:
@@ -387,21 +349,19 @@ def _resolve(source: Union[str, Source]) -> Source:
     return get_source(source) if isinstance(source, str) else source
 
 
-def _from_url(
-    url: str, label: str, source: Source, dest: Path, standins: Optional[StandIns], timeout: float
-) -> Tuple[Optional[bool], Optional[Attempt]]:
+def _from_url(url: str, label: str, source: Source, dest: Path, timeout: float) -> Tuple[Optional[bool], Optional[Attempt]]:
     """Try one URL: ``(is_standin, None)`` on success, ``(None, attempt)`` on failure.
 
     A checksum refusal sets the partial file aside; if that file was a resumed one (perhaps a
     stale partial from another run), the URL gets one more try from zero.
     """
-    declared = bool(standins and source.id in standins.sha256)
+    declared = _covered(source)
     part = dest.with_name(dest.name + ".part")
     may_restart = True
     while True:
         resumed = part.is_file()
         try:
-            # With a declared stand-in the bytes are judged afterwards (they may be either file).
+            # With an allowed substitute the bytes are judged afterwards (they may be either file).
             download(url, dest, None if declared else source.digest, size=None if declared else source.size,
                      timeout=timeout)
         except ChecksumMismatchError as err:
@@ -413,7 +373,7 @@ def _from_url(
         except DownloadError as err:
             return None, Attempt(label, getattr(err, "reason", str(err)))
         try:
-            return _judge(dest, source, standins, verified=not declared), None
+            return _judge(dest, source, verified=not declared), None
         except _Rejected as rejected:
             return None, Attempt(label, f"{rejected} (kept as {_set_aside(dest)})")
 
@@ -434,23 +394,21 @@ def fetch(
 
     Raises:
         ChecksumMismatchError: the file already in ``folder`` is not the registered one (or is a
-            stand-in left over from a rehearsal); it is left alone for the reader to delete.
+            substitute left over from a rehearsal); it is left alone for the reader to delete.
         SourcesExhaustedError: no source gave a verified file.
     """
     source = _resolve(source)
     folder = Path(folder).expanduser()
     dest = folder / source.file
-    standins = active_standins()
-    declared = bool(standins and source.id in standins.sha256)
     if dest.is_file():
-        if standin_marker(dest).exists() and not declared:
+        if standin_marker(dest).exists() and not _covered(source):
             raise ChecksumMismatchError(
                 f"{dest} was accepted as a stand-in by a rehearsal ({standin_marker(dest)}) and is not the real "
                 f"{source.title}. Delete both files to download the real one."
             )
         try:
-            if _judge(dest, source, standins):
-                _announce_standin(source, str(dest), standins)
+            if _judge(dest, source):
+                _substitutes.announce(source, str(dest))
         except _Rejected as rejected:
             raise ChecksumMismatchError(
                 f"{dest} is already there but does not match {source.id}: {rejected}. Delete it to download it "
@@ -464,40 +422,40 @@ def fetch(
         is_url, where = _mirror_location(mirror, source.file)
         label = f"ANOCLIP_MIRROR {where}"
         if is_url:
-            standin, attempt = _from_url(where, label, source, dest, standins, timeout)
+            standin, attempt = _from_url(where, label, source, dest, timeout)
             if attempt is None:
-                return _finish(source, dest, standins, standin, where)
+                return _finish(source, dest, standin, where)
             attempts.append(attempt)
         elif not Path(where).is_file():
             attempts.append(Attempt(label, "not in the mirror folder"))
         else:
             try:
-                standin = _judge(Path(where), source, standins)
+                standin = _judge(Path(where), source)
             except _Rejected as rejected:
                 attempts.append(Attempt(label, str(rejected)))
             else:
                 if in_place:
                     if standin:
-                        _announce_standin(source, where, standins)
+                        _substitutes.announce(source, where)
                     return Path(where)
-                return _finish(source, copy_file(where, dest), standins, standin, where)
+                return _finish(source, copy_file(where, dest), standin, where)
 
     for url in source.urls:
         if offline:
             attempts.append(Attempt(url, f"not tried: offline ({offline})"))
             continue
-        standin, attempt = _from_url(url, url, source, dest, standins, timeout)
+        standin, attempt = _from_url(url, url, source, dest, timeout)
         if attempt is None:
-            return _finish(source, dest, standins, standin, url)
+            return _finish(source, dest, standin, url)
         attempts.append(attempt)
     raise SourcesExhaustedError(source, attempts, dest)
 
 
-def _finish(source: Source, dest: Path, standins: Optional[StandIns], standin: bool, where: str) -> Path:
-    """Mark and announce a stand-in that now sits in ``dest``; return ``dest``."""
+def _finish(source: Source, dest: Path, standin: bool, where: str) -> Path:
+    """Mark and announce a substitute that now sits in ``dest``; return ``dest``."""
     if standin:
-        standin_marker(dest).write_text(f"{source.id} stand-in declared in {standins.path}\n", encoding="utf-8")
-        _announce_standin(source, where, standins)
+        standin_marker(dest).write_text(f"{source.id}: an allowed substitute, not the real file\n", encoding="utf-8")
+        _substitutes.announce(source, where)
     return dest
 
 
@@ -589,7 +547,7 @@ def probe(source: Source, url: str, timeout: float, is_file: bool = True) -> Pro
     """
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Range": "bytes=0-0"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_url(request, timeout) as response:
             status, headers = response.status, response.headers
     except urllib.error.HTTPError as err:
         return Probe(source, url, f"HTTP {err.code}", None, False, str(err.reason))

@@ -21,15 +21,15 @@ import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
+from ..fileio import PathLike
 from .errors import OutputExistsError
 from .meta import META_FILE, NORMAL_SPECIE, build_meta, write_meta
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 GENERATOR = "anoclip.data.make_synthetic_dataset"
 DEFAULT_CATEGORIES = ("carpet", "grid", "bottle", "pill")

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from .. import scoring
 from ..encoder import ImageEncoding
-from ..published import SUPERVISION
+from ..config import SUPERVISION
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class MethodInfo:
         title: human-readable name with venue.
         paper: citation key / reference.
         changes: one sentence on exactly what the method changes relative to vanilla CLIP.
-        supervision: one of :data:`anoclip.published.SUPERVISION` — "training-free",
+        supervision: one of :data:`anoclip.config.SUPERVISION` — "training-free",
             "auxiliary-data" (trained on other labelled data) or "test-batch" (uses the other
             unlabelled test images).
     """

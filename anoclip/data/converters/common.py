@@ -31,7 +31,7 @@ import os
 import shutil
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -47,7 +47,7 @@ from ..errors import (
 from ..images import image_size, read_mask, read_rgb
 from ..meta import IGNORE_SUFFIX, IMAGE_EXTENSIONS, MASK_SUFFIX, META_FILE, NORMAL_SPECIE, build_meta, write_meta
 
-PathLike = Union[str, "os.PathLike[str]"]
+from ...fileio import PathLike
 
 IDENTITY_KEYS = ("dataset", "converter", "options", "revision")
 REPORT_KEY = "report"

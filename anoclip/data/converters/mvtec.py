@@ -44,7 +44,7 @@ def convert(raw: PathLike, out: PathLike, *, overwrite: bool = False, cache: Opt
             consume: bool = False) -> Path:
     """Convert an MVTec AD download (archive or folder) into ``out``; return ``out``.
 
-    ``consume=True`` says a raw *folder* is the package's own (as in :mod:`anoclip.data.samples`):
+    ``consume=True`` says a raw *folder* is the package's own (as in :mod:`anoclip_book.samples`):
     its images are moved into ``out`` and it is deleted afterwards.
     """
     return run_conversion(

@@ -1,7 +1,7 @@
-"""Write ``anoclip/exercises/expected.json``: what the public checkers compare with.
+"""Write ``book/anoclip_book/exercises/expected.json``: what the public checkers compare with.
 
 For each checker's seeded inputs (built by the checker modules themselves) this stores a short
-summary (:func:`anoclip.exercises.results.summary`) of the reference answer and of each typical
+summary (:func:`anoclip_book.exercises.results.summary`) of the reference answer and of each typical
 mistake, computed with the reference implementations next to this file. Run it after changing
 an input, a mistake or a reference::
 
@@ -20,11 +20,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # book/assignments: `reference` is a package there
 
-from anoclip.exercises import aupro as public_aupro  # noqa: E402
-from anoclip.exercises import prompt_ensemble as public_prompts  # noqa: E402
-from anoclip.exercises import tta_loss as public_tta  # noqa: E402
-from anoclip.exercises import vv_attention as public_vv  # noqa: E402
-from anoclip.exercises.results import EXPECTED_FILE, summary  # noqa: E402
+from anoclip_book.exercises import aupro as public_aupro  # noqa: E402
+from anoclip_book.exercises import prompt_ensemble as public_prompts  # noqa: E402
+from anoclip_book.exercises import tta_loss as public_tta  # noqa: E402
+from anoclip_book.exercises import vv_attention as public_vv  # noqa: E402
+from anoclip_book.exercises.results import EXPECTED_FILE, summary  # noqa: E402
 from reference import aupro, prompt_ensemble, tta_loss, vv_attention  # noqa: E402
 
 

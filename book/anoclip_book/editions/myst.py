@@ -1,0 +1,204 @@
+"""MyST Markdown → the Markdown Colab renders.
+
+Colab shows MyST roles and directives as raw text, so the Colab and classroom editions rewrite
+them, cell by cell, from the same sources the site is built from:
+
+* ``{glue:text}`name:fmt``` → ``**[name]**``; the cell that glues ``name`` prints
+  ``[name] = <value formatted with fmt>`` (:func:`anoclip_book.glue`, formats collected here);
+* ``{cite:p}`` / ``{cite:t}`` → linked author-year text (:mod:`.citations`);
+* ``{doc}`` → a link to the chapter in the Colab edition (other pages: the site), titled like
+  the site; ``{ref}`` → a link to the labelled exercise or section on the site;
+* ``{exercise}`` → a heading "Exercise N" and its text; ``{solution}`` → a collapsed
+  ``<details>`` block; admonitions → block quotes; ``{math}`` → ``$$``; ``(label)=`` targets go.
+
+Anything else is an error naming the notebook and the syntax, so a new MyST feature in a chapter
+cannot slip into the Colab edition as raw text.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .citations import Bibliography
+
+# a role, or an inline code span (left as it is: `{D}` in code is no role), whichever comes first
+ROLE = re.compile(r"\{(?P<name>[A-Za-z][\w:+-]*)\}`(?P<body>[^`]*)`|(?P<code>(?P<ticks>`+).+?(?P=ticks))")
+FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:+-]+)\}\s*(?P<argument>.*?)\s*$")
+PLAIN_FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})")
+TARGET = re.compile(r"^\s*\((?P<label>[\w:.+-]+)\)=\s*$")
+OPTION = re.compile(r"^\s*:(?P<key>[\w-]+):\s*(?P<value>.*)$")
+LINK_TEXT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^>]+)>$", re.DOTALL)
+ADMONITIONS = {"admonition", "note", "tip", "hint", "important", "warning", "caution", "attention", "danger", "error", "seealso"}
+
+
+class MystError(ValueError):
+    """MyST syntax the editions cannot render for Colab; the message names the notebook."""
+
+
+@dataclass
+class Targets:
+    """What links resolve to, collected from all documents before any is converted.
+
+    ``titles``: docname → first heading; ``notebooks``: docnames in the Colab edition;
+    ``labels``: label → (docname, link text), for exercises ("Exercise N") and ``(label)=`` targets.
+    """
+
+    titles: Dict[str, str] = field(default_factory=dict)
+    notebooks: set = field(default_factory=set)
+    labels: Dict[str, Tuple[str, str]] = field(default_factory=dict)
+
+    def add_document(self, docname: str, markdown: Sequence[str], notebook: bool) -> None:
+        """Register a document's title, its exercises (numbered in order) and its targets."""
+        if notebook:
+            self.notebooks.add(docname)
+        number = 0
+        for text in markdown:
+            lines = text.splitlines()
+            for index, line in enumerate(lines):
+                if docname not in self.titles and line.startswith("# "):
+                    self.titles[docname] = line[2:].strip()
+                opened = FENCE_OPEN.match(line)
+                if opened and opened["name"] == "exercise":
+                    number += 1
+                    for option in lines[index + 1:]:
+                        found = OPTION.match(option)
+                        if not found:
+                            break
+                        if found["key"] == "label":
+                            self.labels[found["value"].strip()] = (docname, f"Exercise {number}")
+                target = TARGET.match(line)
+                if target:
+                    heading = next((l.lstrip("#").strip() for l in lines[index + 1:] if l.startswith("#")), target["label"])
+                    self.labels[target["label"]] = (docname, heading)
+
+
+@dataclass
+class Context:
+    """Everything one document's conversion needs; ``glue_formats`` collects what its prose glues."""
+
+    docname: str
+    where: str
+    targets: Targets
+    bibliography: Bibliography
+    notebook_link: Callable[[str], str]  # docname of a Colab-edition notebook → its link
+    page_link: Callable[[str, str], str]  # (docname, anchor) → the site's page
+    glue_formats: Dict[str, List[str]] = field(default_factory=dict)
+    _exercises: Dict[str, int] = field(default_factory=dict)
+    _count: int = 0
+
+    def error(self, message: str) -> MystError:
+        return MystError(f"{self.where}: {message}")
+
+
+def _split_link(body: str) -> Tuple[Optional[str], str]:
+    found = LINK_TEXT.match(body.strip())
+    return (found["text"].strip() or None, found["target"].strip()) if found else (None, body.strip())
+
+
+def _docname(context: Context, target: str) -> str:
+    target = target.removesuffix(".ipynb").removesuffix(".md")
+    if target.startswith("/"):
+        return posixpath.normpath(target.lstrip("/"))
+    return posixpath.normpath(posixpath.join(posixpath.dirname(context.docname), target))
+
+
+def _role(match: re.Match, context: Context) -> str:
+    if match["code"]:
+        return match["code"]
+    name, body = match["name"], match["body"]
+    if name in ("glue", "glue:", "glue:text", "glue:md"):
+        key, _, spec = body.partition(":")
+        context.glue_formats.setdefault(key.strip(), []).append(spec.strip())
+        return f"**[{key.strip()}]**"
+    if name in ("cite", "cite:p", "cite:ps"):
+        return context.bibliography.parenthetical([k.strip() for k in body.split(",")], context.where)
+    if name in ("cite:t", "cite:ts"):
+        return context.bibliography.textual([k.strip() for k in body.split(",")], context.where)
+    if name == "doc":
+        text, target = _split_link(body)
+        docname = _docname(context, target)
+        if docname not in context.targets.titles:
+            raise context.error(f"{{doc}}`{body}` points at {docname!r}, which is not a page of the book.")
+        link = context.notebook_link(docname) if docname in context.targets.notebooks else context.page_link(docname, "")
+        return f"[{text or context.targets.titles[docname]}]({link})"
+    if name == "ref":
+        text, label = _split_link(body)
+        if label not in context.targets.labels:
+            raise context.error(f"{{ref}}`{body}`: no exercise or target is labelled {label!r}.")
+        docname, default = context.targets.labels[label]
+        return f"[{text or default}]({context.page_link(docname, label)})"
+    if name in ("math",):
+        return f"${body}$"
+    raise context.error(f"the role {{{name}}}`{body}` has no Colab rendering; add one to book/anoclip_book/editions/myst.py or avoid it.")
+
+
+def _inline(line: str, context: Context) -> str:
+    return ROLE.sub(lambda match: _role(match, context), line)
+
+
+def _closing(lines: List[str], start: int, fence: str) -> int:
+    """Index of the line closing a fence opened with ``fence`` (same character, at least as long)."""
+    char, size = fence[0], len(fence)
+    closing = re.compile(rf"^\s*{re.escape(char)}{{{size},}}\s*$")
+    for index in range(start, len(lines)):
+        if closing.match(lines[index]):
+            return index
+    return -1
+
+
+def _directive(name: str, argument: str, body: List[str], context: Context) -> List[str]:
+    options: Dict[str, str] = {}
+    while body and OPTION.match(body[0]):
+        found = OPTION.match(body[0])
+        options[found["key"]] = found["value"].strip()
+        body = body[1:]
+    content = convert("\n".join(body), context).strip("\n")
+    if name == "exercise":
+        context._count += 1
+        if options.get("label"):
+            context._exercises[options["label"]] = context._count
+        title = f"#### Exercise {context._count}" + (f": {_inline(argument, context)}" if argument else "")
+        return ["", title, "", content, ""]
+    if name == "solution":
+        number = context._exercises.get(argument)
+        if number is None:
+            raise context.error(f"{{solution}} {argument!r} follows no exercise labelled so in this notebook.")
+        return ["", "<details>", f"<summary><b>Solution to Exercise {number}</b> (click to show)</summary>", "", content, "",
+                "</details>", ""]
+    if name in ADMONITIONS:
+        title = _inline(argument, context) if name == "admonition" else name.capitalize()
+        quoted = [f"> {line}" if line.strip() else ">" for line in content.splitlines()]
+        return ["", f"> **{title}**", ">", *quoted, ""]
+    if name == "math":
+        return ["$$", "\n".join(body).strip(), "$$"]
+    raise context.error(f"the directive {{{name}}} has no Colab rendering; add one to book/anoclip_book/editions/myst.py or avoid it.")
+
+
+def convert(text: str, context: Context) -> str:
+    """One markdown cell's MyST rewritten as plain Markdown (code blocks are left as they are)."""
+    lines = text.splitlines()
+    out: List[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        opened = FENCE_OPEN.match(line)
+        plain = PLAIN_FENCE.match(line) if not opened else None
+        if opened:
+            end = _closing(lines, index + 1, opened["fence"])
+            if end < 0:
+                raise context.error(f"the {{{opened['name']}}} block opened by {line.strip()!r} is never closed.")
+            out += _directive(opened["name"], opened["argument"], lines[index + 1:end], context)
+            index = end + 1
+        elif plain:
+            end = _closing(lines, index + 1, plain["fence"])
+            end = len(lines) - 1 if end < 0 else end
+            out += lines[index:end + 1]
+            index = end + 1
+        elif TARGET.match(line):
+            index += 1
+        else:
+            out.append(_inline(line, context))
+            index += 1
+    return "\n".join(out)
