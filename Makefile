@@ -1,7 +1,8 @@
 # The README's two Quick start commands:
 #   make book       build the Jupyter Book with real CLIP weights (fetched once)
-#   make test       run every test: pytest, the book built in smoke mode (tiny random CLIP) and the
-#                   rehearsal of the real path (make rehearse)
+#   make test       run every test: pytest, the book's tooling tests again under Colab's versions of
+#                   ipywidgets, numpy, matplotlib, pandas and pillow, the book built in smoke mode (tiny
+#                   random CLIP) and the rehearsal of the real path (make rehearse)
 # and the rehearsal on its own:
 #   make rehearse   the whole book in real mode, every download served by a stand-in mirror on
 #                   127.0.0.1 (random-weight checkpoint, synthetic raw layouts); MODEL=anoclip-tiny
@@ -19,7 +20,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 MODEL ?= anoclip-tiny
 
-.PHONY: book test pytest smoke-book rehearse colab classroom install clean
+.PHONY: book test pytest colab-pins smoke-book rehearse colab classroom install clean
 
 $(STAMP): pyproject.toml book/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +39,23 @@ book: $(STAMP)
 	$(BIN)/python -m anoclip_book prefetch
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: pytest smoke-book rehearse
+test: pytest colab-pins smoke-book rehearse
 
 pytest: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) -q
+
+# Colab's versions (googlecolab/backend-info, 2026-08-19) of what the explorers and the editions use,
+# laid over .venv with PYTHONPATH (torch and Python stay CI's): the viz and editions tests again.
+COLAB_PINS := ipywidgets==7.7.1 widgetsnbextension==3.6.10 jupyterlab_widgets==3.0.16 ipython-genutils==0.2.0 \
+	numpy==2.1.3 matplotlib==3.10.0 pandas==2.2.3 pytz==2025.2 pillow==11.3.0
+COLAB_OVERLAY := $(VENV)/colab-pins
+$(COLAB_OVERLAY)/.installed: Makefile
+	rm -rf $(COLAB_OVERLAY)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(COLAB_OVERLAY) $(COLAB_PINS)
+	touch $@
+
+colab-pins: $(STAMP) $(COLAB_OVERLAY)/.installed
+	HF_HUB_OFFLINE=1 PYTHONPATH=$(COLAB_OVERLAY) $(BIN)/python -m pytest -q -p no:cacheprovider tests/book/test_viz.py tests/book/test_editions.py
 
 smoke-book: $(STAMP)
 	$(BIN)/python -m anoclip_book.editions check

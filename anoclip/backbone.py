@@ -212,7 +212,9 @@ def resolve_checkpoint(name: str, pretrained: str, cache_dir: Optional[str] = No
 def _load_state(clip: torch.nn.Module, checkpoint: str, name: str) -> None:
     """Load a checkpoint strictly, turning open_clip's key/shape assertions into a clear error."""
     try:
-        open_clip.load_checkpoint(clip, checkpoint, strict=True)
+        with warnings.catch_warnings():  # torch notes the pickle protocol of files it then refuses anyway
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            open_clip.load_checkpoint(clip, checkpoint, strict=True)
     except (RuntimeError, KeyError, AssertionError, ValueError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointMismatchError(
@@ -221,9 +223,11 @@ def _load_state(clip: torch.nn.Module, checkpoint: str, name: str) -> None:
             "OpenAI ViT-B/16 file); open_clip.list_models() lists the names."
         ) from err
     except Exception as err:  # unreadable file: pickle errors, truncated zip archives
+        # torch's own text suggests weights_only=False (running the file's code): never pass that on.
+        reason = "it holds objects other than tensors" if "weights_only" in str(err) else str(err).strip().splitlines()[0]
         raise CheckpointMismatchError(
-            f"Cannot read checkpoint {checkpoint}: {type(err).__name__}: {err}. "
-            "The file may be truncated; download it again."
+            f"Cannot read checkpoint {checkpoint} ({type(err).__name__}: {reason}). It is damaged, truncated or not a "
+            "CLIP checkpoint; download it again (its SHA-256 is in `anoclip sources`)."
         ) from err
 
 

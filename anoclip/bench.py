@@ -9,9 +9,12 @@ category with the package's metrics and writes, under ``out``::
     results.csv              one row per category plus the mean over categories
     results.md               the same as a readable Markdown table
 
-It resumes: a category whose ``categories/<cat>.json`` exists is not recomputed, and every file
-is written atomically, so an interrupted run leaves no partial file. A corrupt image or a
-missing mask is reported with its path and skipped; the rest of the category still counts.
+It resumes: a category whose ``categories/<cat>.json`` exists and lists no skipped file is not
+recomputed, and every file is written atomically, so an interrupted run leaves no partial file.
+A corrupt image or a missing mask is reported with its path and skipped; the rest of the
+category still counts, but the category stays incomplete (recomputed by the next run) and the
+reports say so, as they do after an interruption. One run at a time holds the folder
+(:func:`anoclip.fileio.locked_folder`).
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from .data.errors import DataError
 from .data.images import ImageReadError
 from .data.meta import Meta, Sample, load_ignore, load_sample
 from .data.registry import DatasetDefaults, dataset_defaults
-from .fileio import write_csv_atomic, write_json_atomic, write_text_atomic
+from .fileio import locked_folder, write_csv_atomic, write_json_atomic, write_text_atomic
 from .methods import Localizer, get_method
 from .model import AnoCLIP
 from .protocol import TileLayout, image_tiles, normalize, resize_map, resize_mask, resized_shape, square_layout
@@ -359,23 +362,29 @@ def run_benchmark(
     model = model.with_config(setting.defaults.model_config(model.config))
     record = {**setting.to_dict(), "model": model.describe(), "anoclip_version": __version__}
     out = Path(out)
-    _check_setting(out, record, overwrite)
-
-    results, unusable = [], []
-    for category in wanted:
-        done = out / "categories" / f"{category}.json"
-        if done.is_file():
-            results.append(load_category_result(done))
-            continue
-        result, rows = evaluate_category(model, meta, category, setting, batch_size=batch_size, progress=progress)
-        if result.images == 0:  # not marked finished: a fixed dataset is picked up on resume
-            first = f" (first: {result.skipped[0]['image']}: {result.skipped[0]['reason']})" if result.skipped else ""
-            unusable.append(f"{category}: none of its {len(result.skipped)} test images could be read{first}")
-            continue
-        write_csv_atomic(out / "scores" / f"{category}.csv", rows, SCORE_COLUMNS)
-        write_json_atomic(done, asdict(result))  # last: its presence marks the category finished
-        results.append(result)
-    write_reports(out, results, record)
+    with locked_folder(out, f"bench {setting.dataset} --method {setting.method}{' --tta' if setting.tta else ''}"):
+        _check_setting(out, record, overwrite)
+        results: List[CategoryResult] = []
+        unusable: List[str] = []
+        try:
+            for category in wanted:
+                done = out / "categories" / f"{category}.json"
+                previous = load_category_result(done) if done.is_file() else None
+                if previous is not None and not previous.skipped:  # finished and complete: resume
+                    results.append(previous)
+                    continue
+                result, rows = evaluate_category(model, meta, category, setting, batch_size=batch_size, progress=progress)
+                if result.images == 0:  # not recorded: a fixed dataset is picked up on resume
+                    first = f" (first: {result.skipped[0]['image']}: {result.skipped[0]['reason']})" if result.skipped else ""
+                    unusable.append(f"{category}: none of its {len(result.skipped)} test images could be read{first}")
+                    continue
+                write_csv_atomic(out / "scores" / f"{category}.csv", rows, SCORE_COLUMNS)
+                write_json_atomic(done, asdict(result))  # last: it marks the category done (complete without skips)
+                results.append(result)
+        except BaseException:  # Ctrl-C or a crash: the report says what is missing
+            write_reports(out, results, record, wanted, interrupted=True)
+            raise
+        write_reports(out, results, record, wanted)
     if unusable:
         raise NoUsableImagesError(
             "; ".join(unusable) + f". The other categories are in {out}. Fix or re-download those files "
@@ -403,21 +412,41 @@ def _percent(value: float) -> str:
     return "–" if math.isnan(value) else f"{100 * value:.1f}"
 
 
-def write_reports(out: Path, results: Sequence[CategoryResult], record: Mapping[str, Any]) -> None:
+def incompleteness(results: Sequence[CategoryResult], wanted: Sequence[str], interrupted: bool = False) -> Optional[str]:
+    """Why these results are not the final numbers of the ``wanted`` categories, or None when they are."""
+    finished = {r.category for r in results}
+    missing = [c for c in wanted if c not in finished]
+    partial = [r.category for r in results if r.skipped]
+    if not (missing or partial or interrupted):
+        return None
+    parts = ["interrupted"] if interrupted else []
+    if missing:
+        parts.append(f"{len(finished)} of {len(wanted)} categories finished (missing: {', '.join(missing)})")
+    if partial:
+        parts.append(f"files skipped in {', '.join(partial)}")
+    return "; ".join(parts) + ". The mean covers what finished; rerun the same command to complete it."
+
+
+def write_reports(out: Path, results: Sequence[CategoryResult], record: Mapping[str, Any],
+                  wanted: Optional[Sequence[str]] = None, interrupted: bool = False) -> None:
     """results.csv (fractions, full precision) and results.md (percent, one decimal).
 
-    ``record`` is what config.json holds: the setting plus the model's description.
+    ``record`` is what config.json holds: the setting plus the model's description. Results that
+    are not final (an interrupted run, categories missing from ``wanted``, skipped files) say so:
+    a ``complete`` column in the CSV and an INCOMPLETE line at the top of the Markdown.
     """
     columns = metrics.METRICS
-    fields = ["category", *columns, "images", "anomalous", "ms_per_image", "skipped"]
+    status = incompleteness(results, wanted or [r.category for r in results], interrupted)
+    fields = ["category", *columns, "images", "anomalous", "ms_per_image", "skipped", "complete"]
     rows = [
         {"category": r.category, **r.metrics, "images": r.images, "anomalous": r.anomalous,
-         "ms_per_image": f"{r.ms_per_image:.1f}", "skipped": len(r.skipped)}
+         "ms_per_image": f"{r.ms_per_image:.1f}", "skipped": len(r.skipped), "complete": "no" if r.skipped else "yes"}
         for r in results
     ]
     mean = mean_over_categories(results)
     rows.append({"category": "mean", **mean, "images": sum(r.images for r in results),
-                 "anomalous": sum(r.anomalous for r in results), "ms_per_image": "", "skipped": sum(len(r.skipped) for r in results)})
+                 "anomalous": sum(r.anomalous for r in results), "ms_per_image": "",
+                 "skipped": sum(len(r.skipped) for r in results), "complete": "no" if status else "yes"})
     write_csv_atomic(out / "results.csv", rows, fields)
 
     model = record["model"]
@@ -432,6 +461,8 @@ def write_reports(out: Path, results: Sequence[CategoryResult], record: Mapping[
         "img AP (step) = step-wise average precision, img AUPR (trapz) = the official code's trapezoidal `pr_sp`.",
         "",
     ]
+    if status:
+        lines += [f"**INCOMPLETE: {status}**", ""]
     if model.get("random_weights"):
         lines += ["**RANDOM WEIGHTS (smoke mode): these numbers are NOT meaningful.**", ""]
     header = ["category", *(metrics.METRIC_TITLES[m] for m in columns), "images", "ms/img"]

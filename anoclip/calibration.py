@@ -181,6 +181,24 @@ class Thresholds:
     tta: Optional[Dict[str, Any]]
     model: Dict[str, Any]
 
+    def __post_init__(self) -> None:
+        """Every value is checked where it enters (a hand-edited file, the API), before any decision."""
+        for name in ("pixel_threshold", "image_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}={value!r} is not a probability threshold: it must be a finite number in [0, 1].")
+        check_rate(self.fpr, "fpr")
+        if isinstance(self.n_images, bool) or not isinstance(self.n_images, int) or self.n_images < 1:
+            raise ValueError(f"n_images={self.n_images!r} must be a positive whole number of calibration images.")
+        check_count(self.n_images, self.fpr, "the calibration")
+        for name in ("class_name", "method"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(f"{name}={getattr(self, name)!r} must be a non-empty string.")
+        if self.tta is not None and not isinstance(self.tta, dict):
+            raise ValueError(f"tta={self.tta!r} must be the TTA setting as an object, or null for zero-shot.")
+        if not isinstance(self.model, dict):
+            raise ValueError(f"model={self.model!r} must describe the model as an object.")
+
     @classmethod
     def from_scores(
         cls, maps: Any, image_scores: Any, fpr: float, *, class_name: str, method: str,
@@ -240,7 +258,10 @@ class Thresholds:
         names = [name for name in cls.__dataclass_fields__ if name not in raw]
         if names:
             raise ThresholdsFileError(f"{path} lacks {names}; make it again with `anoclip calibrate`.")
-        thresholds = cls(**{name: raw[name] for name in cls.__dataclass_fields__})
+        try:
+            thresholds = cls(**{name: raw[name] for name in cls.__dataclass_fields__})
+        except ValueError as err:
+            raise ThresholdsFileError(f"{path}: {err} Make the file again with `anoclip calibrate`.") from err
         if expected is not None:
             thresholds.check(expected, path)
         return thresholds

@@ -12,7 +12,7 @@ import argparse
 import ast
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, CheckpointMismatchError, WeightsUnavailableError
 from .config import RESOLUTIONS
@@ -94,14 +94,17 @@ def collect_images(inputs: Sequence[str]) -> List[Path]:
     return found
 
 
-def _unique_stems(paths: Sequence[Path]) -> List[str]:
-    """Output names per input: the file stem, disambiguated when two inputs share one."""
-    seen: dict = {}
-    names = []
+def _output_names(paths: Sequence[Path], taken: Iterable[str] = ()) -> List[str]:
+    """Output names per input: the file stem, with a suffix when another input (or an earlier run
+    in the same folder) already has it."""
+    used, names = set(taken), []
     for path in paths:
-        count = seen.get(path.stem, 0)
-        seen[path.stem] = count + 1
-        names.append(path.stem if count == 0 else f"{path.stem}_{count}")
+        name, count = path.stem, 0
+        while name in used:
+            count += 1
+            name = f"{path.stem}_{count}"
+        used.add(name)
+        names.append(name)
     return names
 
 
@@ -124,16 +127,26 @@ def _tta_setting(args: argparse.Namespace) -> Optional[dict]:
     return TTAConfig().to_dict() if args.tta else None
 
 
+def _read(path: Path):
+    """A photo upright as its owner sees it (EXIF), or :class:`ImageReadError` naming it."""
+    from .data.images import read_rgb
+
+    return read_rgb(path, orientation="exif")
+
+
 def _calibrate(model, paths: Sequence[Path], args: argparse.Namespace):
     """Thresholds from the normal images in ``paths`` (counted by :func:`_normal_images` already);
-    an unreadable one is an error, not a skip."""
-    from .data.images import ImageReadError, read_rgb
+    an unreadable one is an error, not a skip. Each photo is read, reduced to the model's input
+    and dropped, so a hundred large photos never sit in memory together."""
+    import torch
+
+    from .data.images import ImageReadError
 
     try:
-        images = [read_rgb(path, orientation="exif") for path in paths]
-        return model.calibrate(images, args.class_name, fpr=args.fpr, tta=args.tta, batch_size=args.batch_size)
+        x = torch.cat([model.preprocess(_read(path)) for path in paths])
     except ImageReadError as err:
         raise CLIError(f"{err} Every calibration image must be a readable normal image; remove or replace it.") from err
+    return model.calibrate(x, args.class_name, fpr=args.fpr, tta=args.tta, batch_size=args.batch_size)
 
 
 def _describe_thresholds(thresholds, source: str) -> str:
@@ -154,28 +167,105 @@ def _save_mask(path: Path, mask) -> Path:
     return path
 
 
+def _checked(check, *args):
+    """Run an input check of the library; its ValueError becomes the CLI's one-line error."""
+    try:
+        return check(*args)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+
+
 def calibrate(args: argparse.Namespace) -> int:
     """Thresholds at ``--fpr`` from a folder of normal images, saved as JSON for ``localize --thresholds``."""
+    from .fileio import writable_folder
+    from .prompts import check_class_name
+
+    _checked(check_class_name, args.class_name)
+    out = Path(args.out)
+    if out.is_dir():
+        raise CLIError(f"--out {out} is a folder; pass the thresholds file to write, e.g. --out {out / 'thresholds.json'}.")
+    _checked(writable_folder, out.parent if str(out.parent) else Path("."), "--out's folder")
     paths = _normal_images(args.normal_dir, args.fpr)
     model = _load_model(args)
     if model.random_weights:
         print("WARNING: random weights (smoke mode) — the thresholds are NOT meaningful.", file=sys.stderr)
     thresholds = _calibrate(model, paths, args)
-    path = thresholds.save(args.out)
+    path = thresholds.save(out)
     print(f"{_describe_thresholds(thresholds, args.normal_dir)}\nsaved to {path}")
     return 0
 
 
+# How a localize run is identified: what must match for a second run to add to its folder.
+_RUN_FILE = "localize.json"
+ASPECT_LIMIT = 2.0  # longer/shorter side above which a photo is tiled (the VisA protocol) instead of squashed
+
+
+def _localize_setting(args: argparse.Namespace) -> dict:
+    return {"class_name": args.class_name, "model": None if args.smoke else [args.model, args.pretrained, args.image_size],
+            "smoke": args.smoke, "tta": args.tta, "decisions": bool(args.calibrate or args.thresholds),
+            "fpr": args.fpr if args.calibrate else None, "thresholds": args.thresholds}
+
+
+def _previous_rows(out: Path, setting: dict, overwrite: bool) -> List[dict]:
+    """Rows of the run already in ``out`` that this one adds to; none after ``--overwrite``.
+
+    A folder holds one setting: a run of another class, model, TTA or decision setting is
+    refused before any work, so its overlays and scores are never mixed with these.
+    """
+    import csv
+
+    from .fileio import read_json_dict
+
+    scores, record = out / "scores.csv", read_json_dict(out / _RUN_FILE)
+    if not scores.is_file():
+        return []
+    rows = list(csv.DictReader(scores.open(encoding="utf-8")))
+    if overwrite:
+        for row in rows:
+            for name in (row.get("overlay"), row.get("mask")):
+                if name and Path(name).name == name:  # only files this command wrote in out
+                    (out / name).unlink(missing_ok=True)
+        for name in ("scores.csv", _RUN_FILE, "thresholds.json"):
+            (out / name).unlink(missing_ok=True)
+        return []
+    if record != setting:
+        differ = sorted(key for key in setting if record.get(key) != setting[key]) or ["(no record of it)"]
+        raise CLIError(
+            f"{out} holds an earlier `anoclip localize` run of another setting (differs in: {', '.join(differ)}). "
+            "Use another --out, or --overwrite to replace that run."
+        )
+    return rows
+
+
+def _prepare(model, image) -> tuple:
+    """One photo → (inputs (T, 3, S, S), tile layout or None, a display copy, its (H, W)).
+
+    A photo much wider than tall (or the reverse) is cut into square tiles along its long side,
+    as the VisA protocol does, instead of being squashed into a square.
+    """
+    from .overlays import display_copy
+    from .protocol import image_tiles
+
+    size = (image.height, image.width)
+    display = display_copy(image)
+    if max(size) / min(size) > ASPECT_LIMIT:
+        tiles, layout = image_tiles(image, model.image_size)
+        return tiles, layout, display, size
+    return model.preprocess(image), None, display, size
+
+
 def localize(args: argparse.Namespace) -> int:
-    import torch
-    from tqdm.auto import tqdm
+    """Overlays, image scores (and masks and decisions, when calibrated) for photos, into ``--out``.
 
-    from .calibration import Thresholds, ThresholdsFileError, setting_of
-    from .data.images import ImageReadError, read_rgb
-    from .fileio import write_csv_atomic
-    from .protocol import resize_map
-    from .overlays import RANDOM_WEIGHTS_BANNER, save_overlay
+    Everything about the inputs and the output folder is checked before the model loads. A folder
+    holds one run: a second run of the same setting adds the photos it lacks (an interrupted run
+    resumes), another setting is refused without ``--overwrite``.
+    """
+    from .calibration import Thresholds, ThresholdsFileError
+    from .fileio import FolderBusyError, locked_folder, writable_folder
+    from .prompts import check_class_name
 
+    _checked(check_class_name, args.class_name)
     paths = collect_images(args.inputs)
     normal = _normal_images(args.calibrate, args.fpr) if args.calibrate else None
     stored = None
@@ -184,8 +274,29 @@ def localize(args: argparse.Namespace) -> int:
             stored = Thresholds.load(args.thresholds)  # a bad file is reported before the model loads
         except ThresholdsFileError as err:
             raise CLIError(str(err)) from err
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _checked(writable_folder, args.out)
+    try:
+        with locked_folder(out, "localize"):
+            return _localize_into(out, args, paths, normal, stored)
+    except FolderBusyError as err:
+        raise CLIError(str(err)) from err
+
+
+def _localize_into(out: Path, args: argparse.Namespace, paths: Sequence[Path], normal, stored) -> int:
+    from tqdm.auto import tqdm
+
+    from .calibration import ThresholdsFileError, setting_of
+    from .data.images import ImageReadError
+    from .fileio import write_csv_atomic, write_json_atomic
+    from .overlays import RANDOM_WEIGHTS_BANNER, save_overlay
+    from .protocol import mask_above
+
+    setting = _localize_setting(args)
+    rows = [row for row in _previous_rows(out, setting, args.overwrite) if not row.get("error")]  # failures: again
+    done = {row["image"] for row in rows}
+    todo = [path for path in paths if str(path) not in done]
+    names = _output_names(todo, {row["overlay"][: -len("_overlay.png")] for row in rows if row.get("overlay")})
+    write_json_atomic(out / _RUN_FILE, setting)
     model = _load_model(args)
     banner = RANDOM_WEIGHTS_BANNER if model.random_weights else None
     if banner:
@@ -202,40 +313,38 @@ def localize(args: argparse.Namespace) -> int:
             raise CLIError(str(err)) from err
         thresholds = stored
         print(_describe_thresholds(thresholds, args.thresholds))
-    rows, names = [], _unique_stems(paths)
-    decided = ["decision", "mask"] if thresholds is not None else []
-    fields = ["image", "image_score", "max_pixel_score", *decided, "overlay", "error"]
-    with tqdm(total=len(paths), desc="localize", unit="img") as bar:
-        for start in range(0, len(paths), args.batch_size):
-            batch_paths, batch_names = paths[start:start + args.batch_size], names[start:start + args.batch_size]
-            images, kept = [], []
-            for path, name in zip(batch_paths, batch_names):
-                try:
-                    images.append(read_rgb(path, orientation="exif"))  # photos upright, as their owner sees them
-                    kept.append((path, name))
-                except ImageReadError as err:
-                    print(f"skipped: {err}", file=sys.stderr)
-                    rows.append({"image": str(path), "error": str(err)})
-            if images:
-                prediction = model.predict(model.preprocess(images), args.class_name, tta=args.tta)
-                maps = prediction.anomaly_maps.cpu().numpy()
-                scores = prediction.image_scores.cpu().numpy()
-                for image, (path, name), anomaly_map, score in zip(images, kept, maps, scores):
-                    row = {"image": str(path), "image_score": f"{score:.6f}", "max_pixel_score": f"{anomaly_map.max():.6f}"}
-                    title, mask = f"{args.class_name}: image score {score:.3f}", None
-                    if thresholds is not None:  # the decision at the image's own size, like the overlay
-                        full = resize_map(torch.from_numpy(anomaly_map), (image.height, image.width)).numpy()
-                        mask = thresholds.pixel_masks(full)
-                        row["decision"] = thresholds.decisions(score)[0]
-                        row["mask"] = _save_mask(out / f"{name}_mask.png", mask).name
-                        title += f" → {row['decision']}"
-                    overlay = save_overlay(out / f"{name}_overlay.png", image, anomaly_map, title=title, outline=mask, banner=banner)
-                    rows.append({**row, "overlay": overlay.name, "error": ""})
-            write_csv_atomic(out / "scores.csv", rows, fields)  # after every batch: nothing lost
-            bar.update(len(batch_paths))
-    skipped = sum(1 for r in rows if r.get("error"))
+    fields = ["image", "image_score", "max_pixel_score", *(["decision", "mask"] if thresholds else []), "overlay", "error"]
+    skipped = 0
+    with tqdm(total=len(todo), desc="localize", unit="img") as bar:
+        for path, name in zip(todo, names):
+            try:
+                tiles, layout, display, size = _prepare(model, _read(path))  # the full photo is dropped here
+            except ImageReadError as err:
+                print(f"skipped: {err}", file=sys.stderr)
+                rows.append({"image": str(path), "error": str(err)})
+                skipped += 1
+            else:
+                if layout is not None:
+                    print(f"note: {path} is {size[1]}x{size[0]}; scored as {layout.count} square tiles along its long "
+                          "side (the VisA protocol) instead of squashing it into a square.", file=sys.stderr)
+                prediction = model.predict(tiles, args.class_name, tta=args.tta, tiling=layout)
+                maps = prediction.anomaly_maps.float().cpu()
+                anomaly_map = maps[0] if layout is None else layout.merge(maps)
+                score = float(prediction.image_scores.float().mean())
+                row = {"image": str(path), "image_score": f"{score:.6f}", "max_pixel_score": f"{float(anomaly_map.max()):.6f}"}
+                title, mask = f"{args.class_name}: image score {score:.3f}", None
+                if thresholds is not None:  # the decision at the photo's own size, like the overlay
+                    mask = mask_above(anomaly_map, size, thresholds.pixel_threshold)
+                    row["decision"] = thresholds.decisions(score)[0]
+                    row["mask"] = _save_mask(out / f"{name}_mask.png", mask).name
+                    title += f" → {row['decision']}"
+                overlay = save_overlay(out / f"{name}_overlay.png", display, anomaly_map.numpy(), title=title,
+                                       outline=mask, banner=banner)
+                rows.append({**row, "overlay": overlay.name, "error": ""})
+            write_csv_atomic(out / "scores.csv", rows, fields)  # after every photo: nothing lost
+            bar.update(1)
     masks = " and masks" if thresholds is not None else ""
-    print(f"wrote {len(rows) - skipped} overlays{masks} and {out / 'scores.csv'}")
+    print(f"wrote {len(todo) - skipped} overlays{masks} ({len(rows) - skipped} in all) and {out / 'scores.csv'}")
     if skipped:
         print(f"anoclip: {skipped} input(s) skipped (see the error column of {out / 'scores.csv'})", file=sys.stderr)
         return 1
@@ -243,9 +352,10 @@ def localize(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from .bench import BenchSetting, NoUsableImagesError, ResultsMismatchError, dataset_name, run_benchmark
+    from .bench import BenchSetting, NoUsableImagesError, ResultsMismatchError, dataset_name, incompleteness, run_benchmark
     from .data import DataError, Meta, OutputExistsError, make_synthetic_dataset
     from .data.meta import META_FILE
+    from .fileio import FolderBusyError, writable_folder
 
     root = Path(args.root)
     try:
@@ -267,6 +377,7 @@ def bench(args: argparse.Namespace) -> int:
         ) from err
     except (DataError, ValueError) as err:
         raise CLIError(str(err)) from err
+    _checked(writable_folder, args.out)  # last of the checks: it creates the folder
     model = _load_model(args)
     if model.random_weights:
         print("WARNING: random weights (smoke mode) — the numbers are NOT meaningful.", file=sys.stderr)
@@ -281,10 +392,14 @@ def bench(args: argparse.Namespace) -> int:
         print((Path(args.out) / "results.md").read_text())
         print(f"anoclip: error: {err}", file=sys.stderr)
         return 1
-    except (DataError, ResultsMismatchError, ValueError) as err:
+    except (DataError, ResultsMismatchError, FolderBusyError, ValueError) as err:
         raise CLIError(str(err)) from err
     print((Path(args.out) / "results.md").read_text())
     print(f"{len(results)} categories; results in {args.out}")
+    status = incompleteness(results, [r.category for r in results])
+    if status:  # skipped files: the numbers are not final, and the next run recomputes those categories
+        print(f"anoclip: incomplete: {status}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -354,6 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--calibrate", metavar="NORMAL_DIR",
                         help="folder of normal images: thresholds at --fpr, a <name>_mask.png per image and a decision column")
     decide.add_argument("--thresholds", metavar="FILE", help="thresholds saved by `anoclip calibrate` (same model options)")
+    loc.add_argument("--overwrite", action="store_true",
+                     help="replace an earlier run in --out (a run of the same setting is added to without it)")
     _add_fpr_argument(loc)
     _add_model_arguments(loc)
     loc.set_defaults(run=localize)
@@ -418,6 +535,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except CLIError as err:
         print(f"anoclip: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # what finished is on disk; every command picks up where it stopped
+        print("\nanoclip: interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

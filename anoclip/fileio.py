@@ -5,6 +5,7 @@
   file), with the permissions the user's umask gives a new file (not ``mkstemp``'s 0600).
 * :func:`remembered_sha256`: a file's SHA-256, computed once per file version (weights are
   verified and used as cache keys by several modules).
+* :func:`locked_folder`: one run at a time per results folder, the holder named.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import hashlib
 import io
 import json
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, Mapping, Sequence, Union
 
@@ -113,3 +116,75 @@ def remembered_sha256(path: PathLike) -> str:
         index[key] = sha256sum(path)
         write_json_atomic(index_file, index)
     return index[key]
+
+
+class FolderBusyError(RuntimeError):
+    """Another live run holds the results folder's lock."""
+
+
+LOCK_NAME = ".anoclip.lock"
+
+
+def _holder_alive(holder: Mapping[str, Any]) -> bool:
+    """False only when the holder is provably gone: a process of this host that no longer runs."""
+    if holder.get("host") != socket.gethostname():
+        return True  # another machine (a shared drive): nothing here can tell
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, TypeError, ValueError, OverflowError):
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def locked_folder(folder: PathLike, command: str) -> Iterator[Path]:
+    """Hold ``folder/.anoclip.lock`` while a run writes results there: one run per folder.
+
+    The lock names its holder (host, process id, command, start time); a second run is refused
+    with that name. A lock left by a process of this host that no longer runs is taken over.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_NAME
+    record = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "command": command,
+                         "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+    for attempt in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = read_json_dict(lock)
+            stale = not _holder_alive(holder) if holder else time.time() - lock.stat().st_mtime > 60
+            if stale and attempt == 0:
+                lock.unlink(missing_ok=True)
+                continue
+            raise FolderBusyError(
+                f"{folder} is in use by another run (process {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+                f"`{holder.get('command', '?')}`, since {holder.get('started', '?')}). Wait for it to finish or use "
+                f"another output folder; if that run is gone, delete {lock}."
+            ) from None
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(record)
+        break
+    try:
+        yield folder
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def writable_folder(folder: PathLike, option: str = "--out") -> Path:
+    """``folder``, created if missing, once a file can be written in it; checked before any work.
+
+    Raises ``ValueError`` naming the folder and the fix when it is a file, read-only or cannot be made.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option} {folder} is a file; pass a folder (it is created if missing).")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"{option} {folder} cannot be written ({err.strerror or err}); pass a folder you can write to.") from None
+    return folder

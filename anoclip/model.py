@@ -204,23 +204,43 @@ class AnoCLIP:
         if not items:
             raise ValueError("preprocess() got no images.")
         batch = []
-        for item in items:
-            rgb = read_rgb(item) if isinstance(item, (str, os.PathLike)) else to_rgb(item)
+        for index, item in enumerate(items):
+            try:
+                rgb = read_rgb(item) if isinstance(item, (str, os.PathLike)) else to_rgb(item)
+            except ValueError as err:  # a path names itself; an array is named by its place
+                raise ValueError(f"Image {index} of {len(items)}: {err}") from err
             batch.append(normalize(rgb.resize((self.image_size, self.image_size), Image.BILINEAR)))
         return torch.stack(batch).to(self.device)
 
     def _as_batch(self, images: Images) -> Tensor:
-        if isinstance(images, Tensor):
-            if images.ndim == 3:
-                images = images.unsqueeze(0)
-            expected = (3, self.image_size, self.image_size)
-            if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-                raise ValueError(
-                    f"Expected preprocessed images of shape (B, {expected[0]}, {expected[1]}, {expected[2]}), "
-                    f"got {tuple(images.shape)}. Use model.preprocess(...) first."
-                )
-            return images.to(self.device)
-        return self.preprocess(images)
+        """A checked (B, 3, S, S) float32 batch on the model's device, from a tensor, a list of
+        (3, S, S) tensors, or anything :meth:`preprocess` reads."""
+        if isinstance(images, (list, tuple)) and images and all(isinstance(item, Tensor) for item in images):
+            shapes = {tuple(item.shape) for item in images}
+            if len(shapes) != 1:
+                raise ValueError(f"The tensors of the list have different shapes {sorted(shapes)}; preprocess them to one size.")
+            images = torch.stack([item if item.ndim == 3 else item.squeeze(0) for item in images])
+        if not isinstance(images, Tensor):
+            return self.preprocess(images)
+        if images.ndim == 3:
+            images = images.unsqueeze(0)
+        expected = (3, self.image_size, self.image_size)
+        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+            raise ValueError(
+                f"Expected preprocessed images of shape (B, {expected[0]}, {expected[1]}, {expected[2]}), "
+                f"got {tuple(images.shape)}. Use model.preprocess(...) first."
+            )
+        if not images.is_floating_point():
+            raise ValueError(
+                f"Expected a float tensor of normalised images, got dtype {images.dtype} (raw pixels?). "
+                "Pass images, paths or arrays through model.preprocess(...) first."
+            )
+        if images.shape[0] == 0:
+            raise ValueError("The batch holds no image (shape (0, 3, S, S)); pass at least one.")
+        bad = (~torch.isfinite(images)).flatten(1).any(dim=1).nonzero().flatten().tolist()
+        if bad:
+            raise ValueError(f"Image(s) {bad} of the batch hold NaN or infinite values; fix or drop them.")
+        return images.to(self.device, torch.float32)
 
     def autocast(self):
         """Autocast context for the configured precision (bf16/fp16 on CUDA only; else a no-op)."""
@@ -243,7 +263,7 @@ class AnoCLIP:
         process (another chapter, another CLI run) reads them instead of running the text tower.
         """
         config = config or self.config
-        setting = config.text_setting(class_name)
+        setting = config.text_setting(prompt_lib.check_class_name(class_name))
         key = tuple(sorted(setting.items()))
         if key not in self._text_cache:
             disk_key = self.cache_key(kind="text", prompt=setting)

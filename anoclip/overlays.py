@@ -54,19 +54,27 @@ def save_overlay(
     vmax: Optional[float] = None,
     outline: Optional[np.ndarray] = None,
     banner: Optional[str] = None,
+    max_side: int = 1024,
 ) -> Path:
     """Write image | overlay side by side as a PNG, atomically; ``banner`` (e.g.
     :data:`RANDOM_WEIGHTS_BANNER`) is stamped across the top, so no random-weight map passes for a result.
 
     ``outline`` (a boolean mask at the image's size, e.g. the pixels above a calibrated
-    threshold) is drawn in white on the overlay. Uses matplotlib's object API (no pyplot), so it
-    never touches the global backend of a notebook or a headless CLI run.
+    threshold) is drawn in white on the overlay. Image and outline are drawn at most ``max_side``
+    pixels wide or tall (the PNG is about 800 px per panel anyway), so a 12,000² photo costs a
+    display-sized copy, not gigabytes. Uses matplotlib's object API (no pyplot), so it never
+    touches the global backend of a notebook or a headless CLI run.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
     path = Path(path)
+    image = display_copy(image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image)), max_side)
+    if outline is not None:  # nearest-neighbour picks: a small copy, never a second full-size mask
+        rows = np.linspace(0, outline.shape[0] - 1, image.height).round().astype(int)
+        cols = np.linspace(0, outline.shape[1] - 1, image.width).round().astype(int)
+        outline = np.asarray(outline)[np.ix_(rows, cols)]
     fig = Figure(figsize=(8, 4.3))
     axes = fig.subplots(1, 2)
     axes[0].imshow(image)
@@ -92,3 +100,11 @@ def add_banner(fig, text: str) -> None:
         0.5, 0.995, text, ha="center", va="top", fontsize=10, fontweight="bold", color="white",
         bbox=dict(boxstyle="square,pad=0.3", facecolor="#c0392b", edgecolor="none"),
     )
+
+
+def display_copy(image: Image.Image, max_side: int = 1024) -> Image.Image:
+    """``image`` at most ``max_side`` pixels wide or tall (aspect kept), resized straight from the
+    original: no full-size copy of a large photo is made on the way."""
+    scale = min(1.0, max_side / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.BILINEAR) if scale < 1.0 else image.copy()

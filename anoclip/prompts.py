@@ -71,6 +71,16 @@ _CLEAN_NAMES: Dict[str, str] = {
 }
 
 
+def check_class_name(class_name: object) -> str:
+    """``class_name`` if it is a word the prompts can use: a non-empty string (not None, a number, bytes)."""
+    if not isinstance(class_name, str) or not class_name.strip():
+        raise ValueError(
+            f"class_name={class_name!r} is not a class name; pass the object or texture as a non-empty string, "
+            "e.g. 'bottle' or 'carpet'."
+        )
+    return class_name
+
+
 def prompt_class_name(class_name: str, clean: bool = False) -> str:
     """The object word that goes into prompts.
 

@@ -142,3 +142,25 @@ def resize_map(anomaly_map: Tensor, shape: Tuple[int, int]) -> Tensor:
     if tuple(anomaly_map.shape) == tuple(shape):
         return anomaly_map
     return upsample(anomaly_map[None].float(), shape)[0]
+
+
+def mask_above(anomaly_map: Tensor, shape: Tuple[int, int], threshold: float, rows: int = 512) -> np.ndarray:
+    """``resize_map(anomaly_map, shape) > threshold`` as a bool array, without the full-size float map.
+
+    A 12,000² photo's float map alone is 576 MB. Bilinear interpolation is separable and PyTorch
+    computes it width first, so the width pass is done once on the small map and the height pass
+    ``rows`` output rows at a time, with PyTorch's own weights: the same values, bit for bit.
+    """
+    height, width = shape
+    small = anomaly_map.float()
+    wide = upsample(small[None], (small.shape[0], width))[0]  # (h, W): height untouched
+    mask = np.empty((height, width), dtype=bool)
+    scale = torch.tensor((small.shape[0] - 1) / (height - 1) if height > 1 else 0.0, dtype=torch.float32)
+    for start in range(0, height, rows):
+        source = scale * torch.arange(start, min(start + rows, height), dtype=torch.float32)
+        low = source.long().clamp_max(small.shape[0] - 1)
+        high = (low + 1).clamp_max(small.shape[0] - 1)
+        weight = (source - low)[:, None]
+        block = (1.0 - weight) * wide[low] + weight * wide[high]
+        mask[start:start + block.shape[0]] = (block > threshold).numpy()
+    return mask

@@ -163,3 +163,16 @@ def test_book_and_prefetch_load_what_ANOCLIP_MODEL_and_PRETRAINED_name(tiny_chec
     assert main(["prefetch"]) == 0
     assert capsys.readouterr().out.strip() == f"anoclip-tiny / {tiny_checkpoint} weights: {tiny_checkpoint}"
     assert load_model(name="anoclip-tiny", pretrained=None, device="cpu").random_weights  # arguments win
+
+
+def test_a_damaged_checkpoint_never_passes_on_the_advice_to_run_its_code(tmp_path):
+    """torch suggests retrying with weights_only=False, i.e. executing the file: the message must not."""
+    import pickle
+
+    for name, payload in (("junk.pt", b"not a checkpoint" * 8), ("objects.pt", pickle.dumps({"w": tmp_path}))):
+        (tmp_path / name).write_bytes(payload)
+        with pytest.raises(CheckpointMismatchError) as err:
+            AnoCLIP.from_pretrained("anoclip-tiny", str(tmp_path / name), device="cpu")
+        message = str(err.value)
+        assert str(tmp_path / name) in message and "download it again" in message
+        assert "weights_only" not in message and "\n" not in message

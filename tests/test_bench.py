@@ -248,3 +248,100 @@ def test_image_scores_are_computed_once_and_reused_by_every_localizer_and_tta(ti
                             categories=["grid"], progress=False)[0]
     assert asked[-1] is True  # WinCLIP's own prompts and single view: its own scores
     assert winclip.images == 4
+
+
+# ------------------------------------------------------------------ nothing lost, nothing mixed (issue 18)
+def test_a_category_with_skipped_files_is_recomputed_once_they_are_back(tiny, dataset, tmp_path, capsys):
+    """Its partial numbers are not taken for final: the CLI exits 1, and the next run scores it again."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(dataset, copy)
+    normal = next(s for s in Meta.load(copy).samples("pill") if not s.anomaly)
+    original = (copy / normal.img_path).read_bytes()
+    (copy / normal.img_path).unlink()
+    out = tmp_path / "out"
+    args = ["bench", "--root", str(copy), "--out", str(out), "--smoke", "--categories", "pill", "grid"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "incomplete" in captured.err and "pill" in captured.err and "Traceback" not in captured.err
+    assert "INCOMPLETE" in (out / "results.md").read_text()
+    rows = {r["category"]: r for r in read_csv(out / "results.csv")}
+    assert (rows["pill"]["complete"], rows["grid"]["complete"], rows["mean"]["complete"]) == ("no", "yes", "no")
+    first = json.loads((out / "categories" / "pill.json").read_text())
+    assert first["images"] == 5 and len(first["skipped"]) == 1
+
+    (copy / normal.img_path).write_bytes(original)  # the file is back
+    assert main(args) == 0
+    again = json.loads((out / "categories" / "pill.json").read_text())
+    assert again["images"] == 6 and again["skipped"] == []
+    assert "INCOMPLETE" not in (out / "results.md").read_text()
+    assert {r["complete"] for r in read_csv(out / "results.csv")} == {"yes"}
+
+
+def test_an_interrupted_run_says_so_in_its_report(tiny, dataset, tmp_path, monkeypatch):
+    import anoclip.bench as bench
+
+    original = bench.evaluate_category
+
+    def stop_at_bottle(model, meta, category, *args, **kwargs):
+        if category == "bottle":
+            raise KeyboardInterrupt
+        return original(model, meta, category, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "evaluate_category", stop_at_bottle)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(tiny, dataset, out, categories=["grid", "bottle"], progress=False)
+    markdown = (out / "results.md").read_text()
+    assert "INCOMPLETE: interrupted; 1 of 2 categories finished (missing: bottle)" in markdown
+    assert read_csv(out / "results.csv")[-1]["complete"] == "no"
+    assert not (out / ".anoclip.lock").exists()  # the lock goes with the run
+
+
+def test_one_run_at_a_time_holds_a_results_folder(tiny, dataset, tmp_path, capsys):
+    """A second run (say, --overwrite with another setting) is refused while the first writes; the
+    lock names its holder, and a lock left by a process that no longer runs is taken over."""
+    import os
+    import socket
+
+    from anoclip.fileio import LOCK_NAME, FolderBusyError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    live = {"host": socket.gethostname(), "pid": os.getpid(), "command": "bench synthetic --tta", "started": "now"}
+    (out / LOCK_NAME).write_text(json.dumps(live))
+    with pytest.raises(FolderBusyError, match=f"process {os.getpid()}.*bench synthetic --tta"):
+        run_benchmark(tiny, dataset, out, categories=["grid"], overwrite=True, progress=False)
+    assert not (out / "config.json").exists()  # nothing was touched
+    assert main(["bench", "--root", str(dataset), "--out", str(out), "--smoke", "--categories", "grid"]) == 2
+    assert "is in use by another run" in capsys.readouterr().err
+
+    dead = subprocess_pid_that_has_exited()
+    (out / LOCK_NAME).write_text(json.dumps({**live, "pid": dead}))
+    results = run_benchmark(tiny, dataset, out, categories=["grid"], progress=False)
+    assert [r.category for r in results] == ["grid"] and not (out / LOCK_NAME).exists()
+
+
+def subprocess_pid_that_has_exited() -> int:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_result_files_honour_the_umask(tiny, dataset, tmp_path):
+    import os
+    import stat
+
+    previous = os.umask(0o027)
+    try:
+        run_benchmark(tiny, dataset, tmp_path / "out", categories=["grid"], progress=False)
+    finally:
+        os.umask(previous)
+    for name in ("config.json", "results.csv", "results.md", "categories/grid.json", "scores/grid.csv"):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o640, name

@@ -167,3 +167,25 @@ def test_region_detections_by_hand():
     found = region_detections(maps, masks, threshold=0.5)
     assert sorted((r.area, r.detected, r.max_score) for r in found) == [(3, True, 0.9), (5, False, 0.0)]
     assert {r.image for r in found} == {0}
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("image_threshold", float("nan"), "image_threshold=nan"), ("pixel_threshold", float("inf"), "pixel_threshold=inf"),
+    ("image_threshold", "0.5", "image_threshold='0.5'"), ("pixel_threshold", None, "pixel_threshold=None"),
+    ("image_threshold", 1.5, "image_threshold=1.5"), ("fpr", -0.05, "fpr=-0.05"), ("fpr", 5, "fpr=5"),
+    ("n_images", "twenty", "n_images='twenty'"), ("n_images", 0, "n_images=0"), ("n_images", 3, "has 3 normal image"),
+    ("class_name", "", "class_name=''"), ("tta", "yes", "tta='yes'"),
+])
+def test_a_thresholds_file_with_a_meaningless_value_is_refused_naming_it(tmp_path, field, value, says):
+    """NaN flags nothing, Infinity masks nothing: every value is checked where it enters, in one line."""
+    from anoclip.calibration import FORMAT, FORMAT_VERSION, ThresholdsFileError
+
+    good = {"format": FORMAT, "version": FORMAT_VERSION, "pixel_threshold": 0.5, "image_threshold": 0.6, "fpr": 0.1,
+            "n_images": 20, "class_name": "bottle", "method": "anoclip", "tta": None, "model": {}}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({**good, field: value}))
+    with pytest.raises(ThresholdsFileError) as err:
+        Thresholds.load(path)
+    assert str(path) in str(err.value) and says in str(err.value) and "anoclip calibrate" in str(err.value)
+    path.write_text(json.dumps(good))
+    assert Thresholds.load(path).n_images == 20

@@ -3,6 +3,7 @@ import csv
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,3 +234,106 @@ def test_data_from_folder_then_bench(tmp_path, capsys):
     assert main(["data", "from-folder", str(root), "--out", str(tmp_path / "data2")]) == 2
     line = error_line(capsys)
     assert "masks/scratch/t.png" in line and "name(s) no image in scratch/" in line
+
+
+# ------------------------------------------------------------------ nothing lost, one line for every mistake (issue 18)
+def error_lines(capsys):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("anoclip:")]
+    assert "Traceback" not in err and len(lines) == 1, err
+    return lines[0]
+
+
+def one_image(folder, name="x.png", size=(40, 60)):
+    folder.mkdir(exist_ok=True)
+    Image.fromarray((np.random.default_rng(1).random((*size, 3)) * 255).astype(np.uint8)).save(folder / name)
+    return folder / name
+
+
+def test_a_second_localize_adds_to_the_same_setting_and_refuses_another(tmp_path, capsys):
+    first, second = one_image(tmp_path / "a", "p.png"), one_image(tmp_path / "b", "p.png")
+    out = tmp_path / "out"
+    base = ["--class-name", "bottle", "--out", str(out), "--smoke"]
+    assert main(["localize", str(first), *base]) == 0
+    assert main(["localize", str(second), *base]) == 0  # same setting: added, its own overlay name
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert [r["image"] for r in rows] == [str(first), str(second)]
+    assert [r["overlay"] for r in rows] == ["p_overlay.png", "p_1_overlay.png"]
+    capsys.readouterr()
+    assert main(["localize", str(second), "--class-name", "pill", "--out", str(out), "--smoke"]) == 2
+    assert "differs in: class_name" in error_lines(capsys) and len(list(csv.DictReader(open(out / "scores.csv")))) == 2
+    assert main(["localize", str(second), "--class-name", "pill", "--out", str(out), "--smoke", "--overwrite"]) == 0
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert [r["image"] for r in rows] == [str(second)]
+    assert sorted(p.name for p in out.glob("*.png")) == ["p_overlay.png"]  # no orphan of the replaced run
+
+
+def test_an_interrupted_localize_exits_130_and_a_rerun_resumes(tmp_path, capsys, monkeypatch):
+    import anoclip.overlays as overlays
+
+    folder = tmp_path / "imgs"
+    for name in ("1.png", "2.png", "3.png"):
+        one_image(folder, name)
+    real, calls = overlays.save_overlay, []
+
+    def stop_at_the_second(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(overlays, "save_overlay", stop_at_the_second)
+    out = tmp_path / "out"
+    assert main(["localize", str(folder), "--class-name", "bottle", "--out", str(out), "--smoke"]) == 130
+    assert "interrupted; rerun the same command to resume" in capsys.readouterr().err
+    assert len(list(csv.DictReader(open(out / "scores.csv")))) == 1 and not (out / ".anoclip.lock").exists()
+    monkeypatch.setattr(overlays, "save_overlay", real)
+    assert main(["localize", str(folder), "--class-name", "bottle", "--out", str(out), "--smoke"]) == 0
+    assert [Path(r["image"]).name for r in csv.DictReader(open(out / "scores.csv"))] == ["1.png", "2.png", "3.png"]
+
+
+def test_bad_output_paths_are_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    import anoclip.cli as cli
+
+    monkeypatch.setattr(cli, "_load_model", lambda args: pytest.fail("the model must not be loaded"))
+    image = one_image(tmp_path / "imgs")
+    normal = tmp_path / "normal"
+    for index in range(9):
+        one_image(normal, f"{index}.png")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    assert main(["calibrate", str(normal), "--class-name", "bottle", "--fpr", "0.1", "--out", str(tmp_path), "--smoke"]) == 2
+    assert "is a folder; pass the thresholds file" in error_lines(capsys)
+    assert main(["localize", str(image), "--class-name", "bottle", "--out", str(a_file), "--smoke"]) == 2
+    assert "is a file; pass a folder" in error_lines(capsys)
+    readonly = tmp_path / "readonly"
+    readonly.mkdir(mode=0o555)
+    if os.access(readonly, os.W_OK):  # root ignores permissions: make the folder unwritable another way
+        monkeypatch.setattr(cli.Path, "mkdir", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+        monkeypatch.setattr("tempfile.TemporaryFile", lambda **k: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    assert main(["localize", str(image), "--class-name", "bottle", "--out", str(readonly / "out"), "--smoke"]) == 2
+    assert "cannot be written (Permission denied)" in error_lines(capsys)
+    assert main(["localize", str(image), "--class-name", "", "--out", str(tmp_path / "o"), "--smoke"]) == 2
+    assert "is not a class name" in error_lines(capsys)
+
+
+def test_a_very_wide_photo_is_tiled_with_a_note_and_its_overlay_stays_small(tmp_path, capsys):
+    wide = one_image(tmp_path / "imgs", "strip.png", size=(20, 400))  # 20:1
+    out = tmp_path / "out"
+    normal = tmp_path / "normal"
+    for index in range(9):
+        one_image(normal, f"{index}.png")
+    assert main(["localize", str(wide), "--class-name", "wire", "--out", str(out), "--smoke",
+                 "--calibrate", str(normal), "--fpr", "0.1"]) == 0
+    assert "scored as 20 square tiles along its long side" in capsys.readouterr().err
+    with Image.open(out / "strip_mask.png") as mask:
+        assert mask.size == (400, 20)  # the decision at the photo's own size
+
+
+def test_ctrl_c_anywhere_is_exit_130_and_one_line(tmp_path, capsys, monkeypatch):
+    import anoclip.cli as cli
+
+    monkeypatch.setattr(cli, "bench", lambda args: (_ for _ in ()).throw(KeyboardInterrupt))  # the parser binds it
+    assert main(["bench", "--root", str(tmp_path), "--out", str(tmp_path / "o")]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().endswith("anoclip: interrupted; rerun the same command to resume.") and "Traceback" not in err

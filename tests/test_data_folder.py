@@ -156,3 +156,32 @@ def test_output_inside_the_input_is_refused(tmp_path):
     make_folder(tmp_path / "bottle")
     with pytest.raises(Exception, match="overlap"):
         from_folder(tmp_path / "bottle", tmp_path / "bottle" / "prepared")
+
+
+def test_nested_folders_and_looping_links_are_named_not_dropped(tmp_path):
+    import os
+
+    from anoclip.data import DataError
+
+    root = tmp_path / "parts"
+    for folder, names in (("good", ["0.png", "1.png"]), ("scratch", ["a.png"]), ("good/batch2", ["x.png"])):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / folder / name)
+    os.symlink(root / "scratch" / "loop", root / "scratch" / "loop")
+    with pytest.raises(DataError) as err:
+        from_folder(root, tmp_path / "out")
+    assert "batch2/" in str(err.value) and "would be left out" in str(err.value)
+    (root / "good" / "batch2" / "x.png").unlink()
+    (root / "good" / "batch2").rmdir()
+    with pytest.raises(DataError, match=r"loop \(a broken or looping link\)"):
+        from_folder(root, tmp_path / "out")
+
+
+def test_a_folder_that_is_not_a_dataset_points_at_ROOT_not_at_an_option_it_lacks(tmp_path):
+    from anoclip.data import DataError
+
+    (tmp_path / "empty" / "stuff").mkdir(parents=True)
+    with pytest.raises(DataError) as err:
+        from_folder(tmp_path / "empty", tmp_path / "out")
+    assert "--raw" not in str(err.value) and "Pass as ROOT the folder that holds good/" in str(err.value)

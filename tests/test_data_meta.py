@@ -297,3 +297,56 @@ def test_ignore_errors_name_the_file(tmp_path):
     with pytest.raises(MetaFormatError) as err:
         Meta.load(tmp_path)
     assert "ignore_path=3" in str(err.value)
+
+
+@pytest.mark.parametrize("category, image", [
+    ("../evil", "a.png"), ("../../x", "a.png"), ("/abs", "a.png"), ("a/b", "a.png"), ("..", "a.png"), ("", "a.png"),
+    ("ok", "../outside.png"), ("ok", "/etc/passwd"), ("ok", "sub/../../x.png"), ("ok", "C:\\x.png"),
+])
+def test_names_and_paths_that_would_leave_the_folders_are_refused_on_load(tmp_path, category, image):
+    """Category names become result file names, item paths are read under the root: neither may escape."""
+    item = {"img_path": image, "mask_path": "", "cls_name": "c", "specie_name": "good", "anomaly": 0}
+    (tmp_path / "meta.json").write_text(json.dumps({"test": {category: [item]}}))
+    with pytest.raises(MetaFormatError) as err:
+        Meta.load(tmp_path)
+    assert str(tmp_path / "meta.json") in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_hostile_meta_json_writes_nothing_outside_the_results_folder(tmp_path, capsys):
+    from anoclip.cli import main
+
+    root = tmp_path / "data"
+    root.mkdir()
+    item = {"img_path": "a.png", "mask_path": "", "cls_name": "c", "specie_name": "good", "anomaly": 0}
+    (root / "meta.json").write_text(json.dumps({"test": {"../../evil": [item]}}))
+    before = set(tmp_path.rglob("*"))
+    assert main(["bench", "--root", str(root), "--out", str(tmp_path / "r" / "out"), "--smoke"]) == 2
+    assert "category name '../../evil'" in capsys.readouterr().err
+    assert set(tmp_path.rglob("*")) == before
+
+
+def test_reading_a_pngs_orientation_does_not_decode_its_pixels(tmp_path, monkeypatch):
+    """Pillow decodes a whole PNG to look for EXIF after the pixels: 550 MB for a 12,000² photo, twice."""
+    from PIL import PngImagePlugin
+
+    from anoclip.data.images import exif_transpose_of
+
+    plain, tagged = tmp_path / "plain.png", tmp_path / "tagged.png"
+    Image.new("RGB", (30, 20)).save(plain)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (30, 20)).save(tagged, exif=exif)
+    loads = []
+    real = PngImagePlugin.PngImageFile.load
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", lambda self: loads.append(self) or real(self))
+    assert exif_transpose_of(plain) is None and loads == []
+    assert exif_transpose_of(tagged) == Image.Transpose.ROTATE_270
+
+
+def test_an_image_beyond_pillows_bomb_guard_is_a_read_error_naming_it(tmp_path, monkeypatch):
+    from anoclip.data.images import ImageReadError
+
+    Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels is then over twice the limit
+    with pytest.raises(ImageReadError, match="big.png is larger than Pillow decodes by default"):
+        read_rgb(tmp_path / "big.png")

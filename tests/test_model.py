@@ -139,3 +139,29 @@ def test_tta_false_is_unchanged_and_methods_are_checked(tiny, images):
     assert torch.equal(tiny.predict(images, "bottle").anomaly_maps, tiny.predict(images, "bottle", tta=False).anomaly_maps)
     with pytest.raises(ValueError, match="Unknown method"):
         tiny.predict(images, "bottle", method="nope")
+
+
+@pytest.mark.parametrize("bad, says", [
+    (lambda S: torch.zeros(2, 3, S, S, dtype=torch.uint8), "dtype torch.uint8"),
+    (lambda S: torch.zeros(0, 3, S, S), "holds no image"),
+    (lambda S: torch.zeros(2, 3, S + 1, S), "Expected preprocessed images of shape"),
+    (lambda S: [torch.zeros(3, S, S), torch.zeros(3, S, S + 2)], "different shapes"),
+    (lambda S: torch.zeros(3, 3, S, S).index_fill_(0, torch.tensor([2]), float("nan")), "Image(s) [2] of the batch"),
+    (lambda S: [np.zeros((20, 30, 3)), np.full((20, 30, 3), np.nan)], "Image 1 of 2"),
+])
+def test_bad_image_inputs_are_one_clear_error(tiny, bad, says):
+    with pytest.raises(ValueError) as err:
+        tiny.predict(bad(tiny.image_size), "bottle")
+    assert says in str(err.value)
+
+
+def test_float64_and_a_list_of_tensors_are_accepted_as_the_same_images(tiny, images):
+    reference = tiny.predict(images, "bottle").anomaly_maps
+    assert torch.equal(tiny.predict(images.double(), "bottle").anomaly_maps, tiny.predict(images.double().float(), "bottle").anomaly_maps)
+    assert torch.allclose(tiny.predict(list(images), "bottle").anomaly_maps, reference)
+
+
+@pytest.mark.parametrize("name", [None, 5, b"bottle", "", "   "])
+def test_a_class_name_must_be_a_word(tiny, images, name):
+    with pytest.raises(ValueError, match="is not a class name"):
+        tiny.predict(images, name)

@@ -147,7 +147,20 @@ def _read_mask(image: Path, mask_path: Path) -> np.ndarray:
     return mask
 
 
+def _check_flat(folder: Path) -> None:
+    """Images are read from ``folder`` itself: a sub-folder or a link leading nowhere would be left out unseen."""
+    strays = sorted(p.name + ("/" if p.is_dir() else " (a broken or looping link)")
+                    for p in folder.iterdir() if not p.name.startswith(".") and (p.is_dir() or not p.exists()))
+    if strays:
+        raise DatasetRootError(
+            f"{folder} holds {name_list(strays)}, which would be left out: images are read from the folder itself. "
+            "Move nested images up into it (or make them a category of their own) and remove broken links."
+        )
+
+
 def _fill_category(name: str, folder: Path, writer: DatasetWriter) -> None:
+    for kind in [folder / NORMAL_SPECIE, *(c for c in child_dirs(folder) if c.name not in (NORMAL_SPECIE, MASKS_FOLDER))]:
+        _check_flat(kind)
     normals = list_images(folder / NORMAL_SPECIE)
     if not normals:
         raise DatasetRootError(f"{folder / NORMAL_SPECIE} holds no images; the normal images of {name!r} go there.")
@@ -209,7 +222,8 @@ def from_folder(
     """
 
     def find_root(folder: Path) -> Path:
-        return locate_root(folder, _is_root, EXPECTED, "a folder of your own images", depth=2)
+        return locate_root(folder, _is_root, EXPECTED, "a folder of your own images", depth=2,
+                           hint="Pass as ROOT the folder that holds good/ (or an archive of it).")
 
     def fill(found: Path, writer: DatasetWriter) -> Sequence[str]:
         categories = _categories(found, class_name)

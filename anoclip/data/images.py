@@ -49,6 +49,11 @@ def _open(path: PathLike, load: bool = True) -> Image.Image:
         image = Image.open(path)
         if load:
             image.load()
+    except Image.DecompressionBombError as err:
+        raise ImageReadError(
+            f"{path} is larger than Pillow decodes by default ({err}); downscale it (or raise "
+            "PIL.Image.MAX_IMAGE_PIXELS if you trust the file)."
+        ) from err
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise ImageReadError(
             f"Cannot decode image {path}: {err}. The file is corrupt or not an image; "
@@ -67,13 +72,17 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
         # 16-bit sensors store 0..65535; PIL also reports them as mode "I" (int32).
         top = 255 if array.max(initial=0) <= 255 else 65535
         return (array.astype(np.float64) * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
-    array = np.nan_to_num(array.astype(np.float64))
+    if not np.isfinite(array).all():
+        raise ValueError("the image array holds NaN or infinite values; fix or drop the image.")
+    array = array.astype(np.float64)
     scale = 255.0 if array.max(initial=0.0) <= 1.0 else 1.0
     return (array * scale).round().clip(0, 255).astype(np.uint8)
 
 
 def to_rgb(image: Union[Image.Image, np.ndarray]) -> Image.Image:
     """Convert a PIL image or an (H,W), (H,W,1), (H,W,3) or (H,W,4) array to 8-bit RGB.
+
+    An RGB PIL image is returned as it is, not copied (a 12,000² photo is 412 MB).
 
     Transparent pixels are composited onto black: their colour values are arbitrary in most
     files, and black matches what zero-padding would give.
@@ -96,7 +105,7 @@ def to_rgb(image: Union[Image.Image, np.ndarray]) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")  # no copy of a large photo that is RGB already
 
 
 def check_orientation(orientation: str) -> str:
@@ -116,6 +125,8 @@ def exif_transpose_of(path: PathLike) -> Optional[Image.Transpose]:
     lose an otherwise readable image.
     """
     with _open(path, load=False) as image:
+        if image.format == "PNG" and "exif" not in image.info:  # PIL would decode every pixel to look past them
+            return None
         try:
             tag = image.getexif().get(EXIF_ORIENTATION_TAG)
         except Exception:  # PIL raises many types for broken EXIF data; none of them matters here

@@ -96,6 +96,28 @@ def _how_to_make(root: Path) -> str:
     )
 
 
+def _check_category(name: Any, where: str, meta_file: Path) -> str:
+    """A category name becomes a file name of the results (``categories/<name>.json``): no path in it."""
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise MetaFormatError(
+            f"{meta_file}: {where} has the category name {name!r}; a category name must be a plain, non-empty "
+            "name without '/', '\\' or '..' (results are written to files named after it). Rename the category."
+        )
+    return name
+
+
+def _check_relative(value: Any, key: str, where: str, meta_file: Path) -> str:
+    """An item path must stay inside the dataset root: relative, without '..' parts."""
+    text = str(value)
+    parts = text.replace("\\", "/").split("/")
+    if text.startswith(("/", "\\")) or (len(text) > 1 and text[1] == ":") or ".." in parts or "\0" in text:
+        raise MetaFormatError(
+            f"{meta_file}: {where} has {key}={text!r}; paths in meta.json must be relative to the dataset root "
+            "and stay inside it (no absolute path, no '..'). Regenerate the file with anoclip.data.build_meta(root)."
+        )
+    return text
+
+
 def _parse_item(item: Any, where: str, meta_file: Path) -> Sample:
     if not isinstance(item, dict):
         raise MetaFormatError(f"{meta_file}: {where} is {type(item).__name__}, expected an object.")
@@ -115,12 +137,12 @@ def _parse_item(item: Any, where: str, meta_file: Path) -> Sample:
             "(or be left out when the image has no ignore region)."
         )
     return Sample(
-        img_path=str(item["img_path"]),
-        mask_path=str(item["mask_path"]),
+        img_path=_check_relative(item["img_path"], "img_path", where, meta_file),
+        mask_path=_check_relative(item["mask_path"], "mask_path", where, meta_file),
         cls_name=str(item["cls_name"]),
         specie_name=str(item["specie_name"]),
         anomaly=int(anomaly),
-        ignore_path=ignore,
+        ignore_path=_check_relative(ignore, IGNORE_KEY, where, meta_file),
     )
 
 
@@ -163,6 +185,7 @@ class Meta:
                 raise MetaFormatError(f"{meta_file}: '{split}' must map category names to lists of items.")
             splits[split] = {}
             for category, items in groups.items():
+                _check_category(category, f"{split}/{category}", meta_file)
                 if not isinstance(items, list):
                     raise MetaFormatError(f"{meta_file}: {split}/{category} must be a list of items.")
                 splits[split][category] = [

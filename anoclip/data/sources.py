@@ -634,7 +634,11 @@ def format_listing(sources: Sequence[Source]) -> str:
 
 
 def run_command(ids: Sequence[str] = (), check: bool = False, timeout: float = 10.0, out: TextIO = sys.stdout) -> int:
-    """``anoclip sources [ID ...] [--check]``: 0, or 1 when a required file has no working source."""
+    """``anoclip sources [ID ...] [--check]``: 0, or 1 when a required file has no working source.
+
+    When no URL answers at all (offline, DNS down) it raises :class:`DataError` ("no network")
+    instead of declaring every link dead.
+    """
     sources = default_table().select(ids)
     if not check:
         print(format_listing(sources), file=out)
@@ -646,6 +650,11 @@ def run_command(ids: Sequence[str] = (), check: bool = False, timeout: float = 1
     dead = dead_required(sources, probes)
     working = sum(p.ok for p in probes)
     print(f"\n{len(probes)} sources asked, {working} answered, {len(probes) - working} failed.", file=out)
+    if probes and all(p.status == "no answer" for p in probes):  # not one server answered: no verdict on links
+        raise DataError(
+            f"no network: none of the {len(probes)} URLs answered (first: {probes[0].detail}), so nothing can be said "
+            "about the links. Run `anoclip sources --check` where the internet is reachable."
+        )
     if dead:
         print(f"DEAD (no working source): {', '.join(dead)}. Update {TABLE_FILE.name} with a working link.", file=out)
         return 1

@@ -23,14 +23,16 @@ from anoclip_book.editions.settings import COLAB_URL, PLACEHOLDER_URL, SettingsE
 ROOT = Path(__file__).resolve().parents[2]
 
 # What Colab's GPU runtime preinstalls, for the packages our install touches: googlecolab/backend-info,
-# pip-freeze.gpu.txt at a72407924822ea377410b69f0a290150bcb5c9c2 (2026-08-19, Python 3.13). Not there:
-# open_clip_torch, ftfy, otter-grader, fica, ipylab, python-frontmatter (installed by the cells).
+# pip-freeze.gpu.txt at a72407924822ea377410b69f0a290150bcb5c9c2 (2026-08-19, Python 3.13; 708 packages).
+# Not there: open_clip_torch, ftfy, otter-grader, fica, ipylab, python-frontmatter (installed by the cells).
 COLAB = {
     "torch": "2.11.0+cu128", "torchvision": "0.26.0+cu128", "ipywidgets": "7.7.1", "numpy": "2.1.3", "scipy": "1.16.3",
     "pillow": "11.3.0", "tqdm": "4.67.3", "matplotlib": "3.10.0", "seaborn": "0.13.2", "pandas": "2.2.3",
     "timm": "1.0.28", "huggingface-hub": "1.27.0", "safetensors": "0.8.0", "regex": "2025.11.3", "click": "8.4.2",
     "dill": "0.3.8", "jinja2": "3.1.6", "jupytext": "1.19.5", "nbconvert": "7.17.1", "nbformat": "5.11.1",
     "pyyaml": "6.0.3", "requests": "2.32.4", "wrapt": "2.3.0", "ipython": "7.34.0", "packaging": "26.3",
+    "sphinx": "8.2.3", "docutils": "0.21.2", "pygments": "2.21.0", "babel": "2.18.0", "alabaster": "1.0.0",
+    "imagesize": "2.0.0", "snowballstemmer": "3.1.1", "widgetsnbextension": "3.6.10", "jupyterlab-widgets": "3.0.16",
 }
 RAW_MYST = [r"\{glue", r"\{cite", r"\{doc\}", r"\{ref\}", r"\{numref", r"\{eq\}", r"^\s*(```|:::)+\s*\{", r"^\s*:label:",
             r"^\s*:class:", r"^\s*\([\w:.-]+\)=\s*$", r"\{exercise", r"\{solution", r"\{admonition"]
@@ -351,20 +353,58 @@ def project(folder=ROOT):
     return tomllib.loads((folder / "pyproject.toml").read_text())["project"]
 
 
-def test_the_package_requirements_allow_what_colab_preinstalls():
-    """Installing anoclip and anoclip-book on Colab keeps its torch, torchvision, ipywidgets and the rest."""
+def _closure(names):
+    """The packages pip would add for ``names`` (as installed here), with every requirement on the way:
+    what is preinstalled on Colab stops the walk (it is held, not reinstalled)."""
     import importlib.metadata
 
+    seen, todo, requirements = set(), list(names), []
+    while todo:
+        name = todo.pop()
+        if name in seen or name.lower().replace("_", "-") in COLAB:
+            continue
+        seen.add(name)
+        for line in importlib.metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                requirements.append((name, requirement))
+                todo.append(requirement.name)
+    return seen, requirements
+
+
+def test_what_the_install_adds_needs_no_other_version_of_a_colab_package():
+    """With every preinstalled package held, the install can only succeed if nothing it adds asks for
+    another version of one: checked against the recorded Colab versions, dependencies included."""
     book = [r for r in project(ROOT / "book")["dependencies"] if Requirement(r).name != "anoclip"]
     wanted = [Requirement(r) for r in project()["dependencies"] + book]
     assert all(requirement_ok(r) for r in wanted), [str(r) for r in wanted if not requirement_ok(r)]
-    # and what pip pulls in for them: open_clip_torch and its requirements
-    for package in ("open_clip_torch", "timm"):
-        for line in importlib.metadata.requires(package) or []:
-            requirement = Requirement(line)
-            if requirement.marker is None:
-                assert requirement_ok(requirement), (package, line)
-    assert {r.name for r in wanted} >= set(setup_cells.KEEP_PREINSTALLED)
+    added, requirements = _closure(["anoclip", "anoclip-book"])
+    assert {"open_clip_torch", "ftfy"} <= added  # what Colab lacks is added (the walk reaches it)
+    assert [f"{who}: {r}" for who, r in requirements if not requirement_ok(r)] == []
+    helpers, helper_requirements = _closure([Requirement(spec).name for spec in setup_cells.OTTER_MISSING_ON_COLAB])
+    assert [f"{who}: {r}" for who, r in helper_requirements if not requirement_ok(r)] == []
+
+
+def test_the_install_cell_holds_every_preinstalled_package(tmp_path, monkeypatch):
+    """Run the generated cell as Colab would (google.colab present), with pip replaced by a recorder."""
+    import importlib.metadata
+    import subprocess
+    import sys
+    import types
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: calls.append(command) or types.SimpleNamespace(returncode=0))
+    source = setup_cells.install_source(load_settings(ROOT), otter=True)
+    exec(compile(source, "install-cell", "exec"), {"__name__": "__main__"})
+    constraints = dict(line.lower().split("==", 1) for line in Path("/tmp/anoclip-colab-constraints.txt").read_text().split())
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"].lower()
+        if name not in setup_cells.INSTALLED_HERE:  # held at exactly the version the runtime imports
+            assert constraints.get(name) == importlib.metadata.version(name).lower(), name
+    assert not set(constraints) & setup_cells.INSTALLED_HERE  # what the cells install may be reinstalled
+    assert len(calls) == 3 and all(command[command.index("--constraint") + 1] == "/tmp/anoclip-colab-constraints.txt" for command in calls)
+    assert "--no-deps" in calls[1] and setup_cells.OTTER in calls[1]
 
 
 def test_otter_grader_is_installed_without_replacing_colab_packages():

@@ -109,7 +109,8 @@ def resolve_raw(raw: PathLike, cache: Optional[PathLike] = None) -> Tuple[Path, 
         ) from err
 
 
-def locate_root(base: Path, is_root: Callable[[Path], bool], expected: str, title: str, depth: int = 3) -> Path:
+def locate_root(base: Path, is_root: Callable[[Path], bool], expected: str, title: str, depth: int = 3,
+                hint: str = "Point --raw at the folder that contains it (or at the downloaded archive).") -> Path:
     """Find the first folder at or below ``base`` (breadth-first, ``depth`` levels) that ``is_root``.
 
     Archives often wrap the data in one or two extra folders (``BTech_Dataset_transformed/``,
@@ -123,10 +124,7 @@ def locate_root(base: Path, is_root: Callable[[Path], bool], expected: str, titl
         if level < depth:
             for child in child_dirs(folder):
                 queue.append((child, level + 1))
-    raise DatasetRootError(
-        f"{base} does not look like {title}: expected {expected}. Point --raw at the folder that "
-        "contains it (or at the downloaded archive)."
-    )
+    raise DatasetRootError(f"{base} does not look like {title}: expected {expected}. {hint}")
 
 
 def pick_normals(paths: Sequence[Path], count: int, seed: int, salt: str = "") -> Tuple[List[Path], List[Path]]:
@@ -176,7 +174,7 @@ def read_binary_mask(path: Path, threshold: int = 0) -> np.ndarray:
 
 def mask_to_image(mask: np.ndarray) -> Image.Image:
     """A boolean (or any numeric) mask as a 0/255 8-bit L image (non-zero means anomalous)."""
-    return Image.fromarray(np.where(np.asarray(mask) > 0, 255, 0).astype(np.uint8), mode="L")
+    return Image.fromarray(np.multiply(np.asarray(mask) > 0, 255, dtype=np.uint8), mode="L")  # one byte per pixel
 
 
 def discard_if_consumed(folder: Path) -> bool:

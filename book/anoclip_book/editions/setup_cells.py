@@ -1,7 +1,7 @@
 """The cells every Colab-ready notebook starts with, generated from the repository setting.
 
 In place of a source's ``colab-setup`` cell: a note on where the notebook comes from; the install
-cell (one URL, from ``_config.yml``; it keeps Colab's torch, torchvision and ipywidgets through a
+cell (one URL, from ``_config.yml``; it holds every preinstalled package at its version through a
 pip constraints file, so nothing preinstalled is replaced and no restart is needed); an optional
 Google Drive cell; and the setup cell (GPU check, widget manager, glue printing, and for an
 assignment its public tests and otter-grader).
@@ -14,12 +14,11 @@ from typing import Mapping, Optional, Sequence
 from .notebooks import Document
 from .settings import Settings
 
-# Installed alongside the package; kept in place (pip constraints) because Colab ships matched builds.
-KEEP_PREINSTALLED = ("torch", "torchvision", "ipywidgets")
-OTTER = "otter-grader>=7,<8"
 # otter-grader pins ipywidgets>=8 and wrapt<2 but runs with Colab's ipywidgets 7.7 and wrapt 2 (its
 # checks need neither's newer parts): it is installed without dependencies, plus the ones Colab lacks.
+OTTER = "otter-grader>=7,<8"
 OTTER_MISSING_ON_COLAB = ("fica>=0.4.1", "ipylab>=1.0.0,<2.0.0", "python-frontmatter>=1.3.0,<2.0.0")
+INSTALLED_HERE = frozenset({"anoclip", "anoclip-book", "otter-grader", "fica", "ipylab", "python-frontmatter"})
 
 
 def _code(source: str, title: Optional[str] = None):
@@ -33,24 +32,30 @@ def _code(source: str, title: Optional[str] = None):
 
 
 def install_source(settings: Settings, otter: bool) -> str:
-    """The install cell: ``anoclip`` and ``anoclip-book`` from the repository (and otter-grader for assignments)."""
+    """The install cell: ``anoclip`` and ``anoclip-book`` from the repository (and otter-grader for assignments).
+
+    Every distribution the runtime already has is held at its version (a constraints file written
+    from the runtime itself, as ``pip freeze`` would list it), so pip may add packages but never
+    upgrade, downgrade or replace one: Colab's torch, numpy, requests... stay, and no restart is needed.
+    """
     lines = [
         "import sys",
         "",
         'if "google.colab" in sys.modules:  # elsewhere both are installed already (make install)',
         "    import importlib.metadata",
         "    import pathlib",
+        "    import re",
         "    import subprocess",
         "",
-        "    # pin what Colab preinstalled, so pip keeps it instead of replacing it (no restart needed)",
-        "    pins = []",
-        f"    for name in {KEEP_PREINSTALLED!r}:",
-        "        try:",
-        '            pins.append(f"{name}=={importlib.metadata.version(name)}")',
-        "        except importlib.metadata.PackageNotFoundError:",
-        "            pass",
+        "    # hold everything the runtime has: pip may add packages, never change one (no restart needed)",
+        "    held = {}",
+        f"    ours = {sorted(INSTALLED_HERE)!r}  # what these cells install may be installed again",
+        "    for dist in importlib.metadata.distributions():",
+        '        name, version = dist.metadata["Name"], dist.version',
+        r'        if name and name.lower() not in ours and re.fullmatch(r"[0-9][0-9A-Za-z.+!_-]*", version or ""):',
+        '            held.setdefault(name.lower(), f"{name}=={version}")',
         '    constraints = pathlib.Path("/tmp/anoclip-colab-constraints.txt")',
-        '    constraints.write_text("\\n".join(pins) + "\\n")',
+        '    constraints.write_text("\\n".join(sorted(held.values())) + "\\n")',
         "",
         "    def pip(*arguments):",
         '        command = [sys.executable, "-m", "pip", "install", "--quiet", "--constraint", str(constraints), *arguments]',
@@ -67,7 +72,7 @@ def install_source(settings: Settings, otter: bool) -> str:
             f"    pip(\"--no-deps\", {OTTER!r})",
             f"    pip(*{OTTER_MISSING_ON_COLAB!r})",
         ]
-    lines.append('    print("installed", " and ".join(PACKAGES))')
+    lines.append('    print("installed", " and ".join(PACKAGES), f"({len(held)} preinstalled packages held at their versions)")')
     return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ def uploaded_images(value: Any) -> Tuple[List[Named], List[str]]:
     for name, content in files:
         try:
             with Image.open(io.BytesIO(bytes(content))) as opened:
-                images.append((name, to_rgb(opened)))
+                images.append((name, to_rgb(opened).copy()))  # the file closes with the block
         except (UnidentifiedImageError, OSError):
             rejected.append(name)
     return images, rejected
