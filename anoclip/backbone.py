@@ -246,21 +246,26 @@ def _without_open_clip_random_init_log() -> Iterator[None]:
     open_clip logs that line for every model, pretrained ones included, and it reaches the
     book's pages as stderr. The line is false for a pretrained model and redundant for random
     weights, which :func:`load_clip` announces with its own warning (except for the tiny test
-    model, random by definition). open_clip logs through the root logger's module-level
-    ``logging.warning``, which calls ``logging.basicConfig`` when the root logger has no
-    handler; while the model is built, Python's own last-resort stderr handler stands in, so
-    that call configures nothing and open_clip's other warnings are still printed.
+    model, random by definition). A logger's filter sees only the records logged through that
+    logger, so the filter sits on both loggers open_clip has used: its ``open_clip.factory``
+    module logger (open_clip 4) and the root logger's module-level ``logging.warning`` (up to
+    3.x). The latter calls ``logging.basicConfig`` when the root logger has no handler; while
+    the model is built, Python's own last-resort stderr handler stands in, so that call
+    configures nothing and open_clip's other warnings are still printed.
     """
     root = logging.getLogger()
+    loggers = (root, logging.getLogger("open_clip.factory"))
     drop = _DropRandomInitLine()
     placeholder = None if root.handlers else (logging.lastResort or logging.NullHandler())
     if placeholder is not None:
         root.addHandler(placeholder)
-    root.addFilter(drop)
+    for logger in loggers:
+        logger.addFilter(drop)
     try:
         yield
     finally:
-        root.removeFilter(drop)
+        for logger in loggers:
+            logger.removeFilter(drop)
         if placeholder is not None:
             root.removeHandler(placeholder)
 

@@ -18,7 +18,9 @@ With ``ori_l`` the vanilla residual stream after block ``l`` and ``s`` the first
     v_l = W_v,l · ln_1,l(ori_{l-1}) + b_v,l
 
 The functions below read each block's weights (``in_proj``, ``out_proj``, ``ln_1``, ``mlp``,
-``ls_*``) and never modify the open_clip model, so ``clip.encode_image`` keeps working.
+``ls_*``) and never modify the open_clip model, so ``clip.encode_image`` keeps working. They
+read the attention by the names that ``nn.MultiheadAttention`` (open_clip 2 and 3) and open_clip
+4's own ``Attention`` share, and never call it directly (its signature differs between them).
 """
 from __future__ import annotations
 
@@ -83,6 +85,9 @@ class ImageEncoding:
         return replace(self, **{item.name: as_float(getattr(self, item.name)) for item in fields(self) if item.name != "taps"})
 
 
+ATTENTION_ATTRIBUTES = ("in_proj_weight", "in_proj_bias", "out_proj", "num_heads")
+
+
 def check_supported(visual: nn.Module) -> None:
     """Fail early, and clearly, for vision towers the dual path cannot read."""
     if not isinstance(visual, VisionTransformer):
@@ -96,14 +101,39 @@ def check_supported(visual: nn.Module) -> None:
             "AnoCLIP reads the CLS token; this ViT pools with "
             f"{'an attentional pooler' if visual.attn_pool is not None else visual.pool_type!r}."
         )
-    for index, block in enumerate(visual.transformer.resblocks):
-        if not isinstance(block, ResidualAttentionBlock) or not isinstance(block.attn, nn.MultiheadAttention):
-            raise UnsupportedArchitectureError(
-                f"Block {index} is a {type(block).__name__}; the dual path reads plain "
-                "ResidualAttentionBlocks with nn.MultiheadAttention (standard CLIP ViTs)."
-            )
-    if not visual.transformer.batch_first:
+    if not getattr(visual.transformer, "batch_first", True):  # open_clip 4 is always batch-first
         raise UnsupportedArchitectureError("Sequence-first transformers are not supported; upgrade open_clip.")
+    for index, block in enumerate(visual.transformer.resblocks):
+        if not isinstance(block, ResidualAttentionBlock):
+            raise UnsupportedArchitectureError(
+                f"Block {index} is a {type(block).__name__}; the dual path reads open_clip's plain "
+                "ResidualAttentionBlocks (standard CLIP ViTs, no qk-norm or scaled attention)."
+            )
+        problem = attention_problem(block.attn, visual.class_embedding.shape[-1])
+        if problem is not None:
+            raise UnsupportedArchitectureError(
+                f"Block {index}'s attention ({type(block.attn).__name__}) {problem}; the dual path reads "
+                f"packed batch-first self-attention exposing {', '.join(ATTENTION_ATTRIBUTES)}."
+            )
+
+
+def attention_problem(attn: nn.Module, width: int) -> Optional[str]:
+    """Why the dual path cannot read this attention module, or None if it can.
+
+    Duck typing, not a class check: open_clip up to 3.x builds ``nn.MultiheadAttention``,
+    open_clip 4 its own ``Attention`` (no ``batch_first``, a different call signature); both keep
+    the packed q/k/v projection under :data:`ATTENTION_ATTRIBUTES`, which is all that
+    :func:`qkv`, :func:`value_heads` and :func:`out_project` read. Blocks are otherwise only
+    ever called through their own forward, whatever the attention's signature.
+    """
+    missing = [name for name in ATTENTION_ATTRIBUTES if not hasattr(attn, name)]
+    if missing:
+        return f"has no {', '.join(missing)}"
+    if not isinstance(attn.in_proj_weight, Tensor) or tuple(attn.in_proj_weight.shape) != (3 * width, width):
+        return f"has no packed ({3 * width}, {width}) in_proj_weight (separate q/k/v projections?)"
+    if not getattr(attn, "batch_first", True):
+        return "is sequence-first (batch_first=False)"
+    return None
 
 
 def num_heads(block: ResidualAttentionBlock) -> int:

@@ -1,11 +1,15 @@
 """The dual-path encoder against independent recomputations from each block's weights."""
+import copy
+
 import open_clip
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from anoclip import AnoCLIP
 from anoclip.methods import get_method
-from anoclip.encoder import UnsupportedArchitectureError, encode
+from anoclip.encoder import UnsupportedArchitectureError, check_supported, encode
 
 
 def make_clip(layers=3, width=48, head_width=16, patch=8, image=48, ls=None, embed=24):
@@ -39,10 +43,10 @@ def reference_vv_patches(visual, images, start=0):
     vv = streams[start]
     for index in range(start, len(visual.transformer.resblocks)):
         block = visual.transformer.resblocks[index]
-        width = block.attn.embed_dim
+        h = block.ln_1(streams[index])
+        width = h.shape[-1]  # not attn.embed_dim: open_clip 4's Attention has none
         heads = block.attn.num_heads
         head_dim = width // heads
-        h = block.ln_1(streams[index])
         values = h @ block.attn.in_proj_weight[2 * width:].T + block.attn.in_proj_bias[2 * width:]
         outputs = []
         for head in range(heads):
@@ -140,7 +144,7 @@ def test_vv_attention_taps_are_value_self_attention(tiny, images):
     block = tiny.clip.visual.transformer.resblocks[2]
     with torch.no_grad():
         h = block.ln_1(encoding.taps.qk_tokens[1])
-        width = block.attn.embed_dim
+        width = h.shape[-1]
         values = h @ block.attn.in_proj_weight[2 * width:].T + block.attn.in_proj_bias[2 * width:]
         v = values[..., 16:32]  # head 1
         expected = torch.softmax(v @ v.transpose(1, 2) / 4.0, dim=-1)
@@ -175,3 +179,84 @@ def test_taps_come_only_from_dual_path_methods(tiny, images):
     assert tiny.encode_image(images, "clip-patch", taps=True).taps.vv_attention == [None] * 4
     with pytest.raises(ValueError, match="records no taps"):
         tiny.encode_image(images, "maskclip", taps=True)
+
+
+# ------------------------------------------------------------------ attention read by duck typing
+class PackedAttention(nn.Module):
+    """Self-attention that is no ``nn.MultiheadAttention`` yet keeps its four attributes, as
+    open_clip 4's own ``Attention`` does; a copy of ``source``'s weights."""
+
+    def __init__(self, source):
+        super().__init__()
+        self.num_heads = source.num_heads
+        self.in_proj_weight = nn.Parameter(source.in_proj_weight.detach().clone())
+        self.in_proj_bias = nn.Parameter(source.in_proj_bias.detach().clone())
+        self.out_proj = copy.deepcopy(source.out_proj)
+
+    def forward(self, x, k_x=None, v_x=None, need_weights=None, attn_mask=None):
+        """Both ways open_clip's block calls its attention (a vision block: k_x, v_x are x or None):
+        ``nn.MultiheadAttention``'s ``(q, k, v, need_weights=False)`` returning ``(out, weights)``
+        (open_clip <= 3) and ``Attention``'s ``(x, k_x=..., v_x=...)`` returning ``out`` (4)."""
+        batch, length, width = x.shape
+        packed = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+        q, k, v = packed.view(batch, length, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        out = self.out_proj(mixed.transpose(1, 2).reshape(batch, length, width))
+        return out if need_weights is None else (out, None)
+
+
+class SplitAttention(nn.Module):
+    """Attention with separate q/k/v projections (as Hugging Face ViTs): nothing packed to read."""
+
+    def __init__(self, width, heads):
+        super().__init__()
+        self.num_heads = heads
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(width, width) for _ in range(4))
+
+
+def with_attention(clip, make):
+    """A deep copy of ``clip`` whose every vision block's attention is ``make(block.attn)``."""
+    clip = copy.deepcopy(clip)
+    for block in clip.visual.transformer.resblocks:
+        block.attn = make(block.attn)
+    return clip
+
+
+def test_attention_is_read_by_its_attributes_not_its_class():
+    clip = make_clip(layers=3, width=48, head_width=12, ls=1e-1)
+    swapped = with_attention(clip, PackedAttention)
+    assert not any(isinstance(block.attn, nn.MultiheadAttention) for block in swapped.visual.transformer.resblocks)
+    AnoCLIP(swapped, open_clip.tokenizer.SimpleTokenizer(), 48)  # accepted: check_supported passes
+    images = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = encode(clip.visual, images)
+        encoding = encode(swapped.visual, images)
+        tapped = encode(swapped.visual, images, vv_start=1, taps=True)
+        assert torch.equal(encoding.cls, swapped.encode_image(images))  # still the block's own forward
+        reference = reference_vv_patches(swapped.visual, images, start=1)
+    assert torch.allclose(encoding.cls, expected.cls, atol=1e-5)
+    assert torch.allclose(encoding.patches, expected.patches, atol=1e-5)
+    assert torch.allclose(tapped.patches, reference, atol=1e-5)
+    assert torch.allclose(tapped.cls, expected.cls, atol=1e-5)
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda attn: SplitAttention(48, attn.num_heads), r"\(SplitAttention\) has no in_proj_weight, in_proj_bias;"),
+    (lambda attn: nn.MultiheadAttention(48, attn.num_heads, kdim=24, vdim=24, batch_first=True),
+     r"\(MultiheadAttention\) has no packed \(144, 48\) in_proj_weight"),
+    (lambda attn: nn.MultiheadAttention(48, attn.num_heads), r"\(MultiheadAttention\) is sequence-first"),
+])
+def test_attention_without_the_packed_projection_is_refused_with_one_line(make, problem):
+    clip = with_attention(make_clip(layers=2), make)
+    with pytest.raises(UnsupportedArchitectureError, match=r"^Block 0's attention " + problem) as err:
+        AnoCLIP(clip, open_clip.tokenizer.SimpleTokenizer(), 48)
+    assert "\n" not in str(err.value) and "in_proj_weight, in_proj_bias, out_proj, num_heads" in str(err.value)
+
+
+def test_custom_blocks_are_refused_even_though_their_attention_has_the_attributes():
+    vision = dict(image_size=48, layers=2, width=48, head_width=16, patch_size=8, qk_norm=True)
+    clip = open_clip.CLIP(embed_dim=24, vision_cfg=vision, text_cfg=dict(width=32, heads=4, layers=1)).eval()
+    block = clip.visual.transformer.resblocks[0]
+    assert all(hasattr(block.attn, name) for name in ("in_proj_weight", "in_proj_bias", "out_proj", "num_heads"))
+    with pytest.raises(UnsupportedArchitectureError, match=r"^Block 0 is a CustomResidualAttentionBlock; .*ResidualAttentionBlocks"):
+        check_supported(clip.visual)

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from anoclip import TTAConfig
+from anoclip import AnoCLIP, TTAConfig
 from anoclip.methods import METHOD_TABLE_COLUMNS, MethodInfo, available_methods, get_method, method_table
 from anoclip.methods.last_block import encode_last_block
 from anoclip.methods.vv import surgery_start
 from anoclip.methods.winclip import WinCLIPLocalizer, harmonic_aggregation, window_indices
 from anoclip.prompts import build_sentences
 from anoclip.config import SUPERVISION
+from test_encoder import PackedAttention, with_attention
 
 EXPECTED_METHODS = ["anoclip", "clip-global", "clip-patch", "maskclip", "vv", "sclip", "clearclip", "winclip"]
 REFERENCES_BIB = Path(__file__).resolve().parents[1] / "references.bib"
@@ -26,7 +27,7 @@ REFERENCES_BIB = Path(__file__).resolve().parents[1] / "references.bib"
 # ------------------------------------------------------------------ references from block weights
 def heads(block, h):
     """Per-head queries, keys, values (lists of (B, L, d)) straight from the packed in_proj."""
-    width = block.attn.embed_dim
+    width = h.shape[-1]  # not attn.embed_dim: open_clip 4's Attention has none
     count = block.attn.num_heads
     d = width // count
     w, b = block.attn.in_proj_weight, block.attn.in_proj_bias
@@ -344,3 +345,15 @@ def test_winclip_chunking_does_not_change_scores(tiny, images):
     assert torch.allclose(scores(get_method("winclip")), scores(get_method("winclip", chunk_size=7)), atol=1e-6)
     with pytest.raises(ValueError, match="scales"):
         get_method("winclip", scales=())
+
+
+def test_every_method_reads_the_attention_only_by_its_four_attributes(tiny, images):
+    """Maps and scores are unchanged when each block's attention is a module with nothing but
+    in_proj_weight, in_proj_bias, out_proj and num_heads, as open_clip 4's Attention (which has
+    no embed_dim, head_dim or batch_first, and another call signature than nn.MultiheadAttention)."""
+    swapped = AnoCLIP(with_attention(tiny.clip, PackedAttention), tiny.tokenizer, tiny.image_size, tiny.config)
+    for name in available_methods():
+        expected = tiny.predict(images, "bottle", method=name)
+        prediction = swapped.predict(images, "bottle", method=name)
+        assert torch.allclose(prediction.patch_scores, expected.patch_scores, atol=1e-5), name
+        assert torch.allclose(prediction.image_scores, expected.image_scores, atol=1e-5), name
