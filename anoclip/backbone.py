@@ -20,10 +20,12 @@ import contextlib
 import logging
 import os
 import socket
+import tempfile
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Union
+from typing import Dict, Iterator, List, Optional, Union
 from urllib.parse import urlparse
 
 import open_clip
@@ -209,12 +211,34 @@ def resolve_checkpoint(name: str, pretrained: str, cache_dir: Optional[str] = No
     )
 
 
+def _torchscript_state(checkpoint: str, clip: torch.nn.Module) -> Optional[Dict[str, torch.Tensor]]:
+    """The tensors of a TorchScript archive (OpenAI's CLIP releases), or None for any other file.
+
+    ``torch.load(weights_only=True)``, which open_clip uses, refuses TorchScript archives; they
+    are read with ``torch.jit.load`` (TorchScript, not pickled Python), and only the tensors whose
+    names the open_clip model has are kept (plus anything else, so that a wrong file still fails).
+    """
+    if not zipfile.is_zipfile(checkpoint):
+        return None
+    with zipfile.ZipFile(checkpoint) as archive:
+        if not any(name.endswith("/constants.pkl") for name in archive.namelist()):
+            return None
+    state = torch.jit.load(checkpoint, map_location="cpu").state_dict()
+    kept = clip.state_dict()
+    dropped = ("input_resolution", "context_length", "vocab_size")
+    return {key: value for key, value in state.items() if key in kept or not (key in dropped or key.endswith("attn_mask"))}
+
+
 def _load_state(clip: torch.nn.Module, checkpoint: str, name: str) -> None:
     """Load a checkpoint strictly, turning open_clip's key/shape assertions into a clear error."""
     try:
-        with warnings.catch_warnings():  # torch notes the pickle protocol of files it then refuses anyway
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            open_clip.load_checkpoint(clip, checkpoint, strict=True)
+        with warnings.catch_warnings(), tempfile.TemporaryDirectory() as scratch:
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # torch notes it on files it refuses
+            source, state = checkpoint, _torchscript_state(checkpoint, clip)
+            if state is not None:  # open_clip's own loader (position embeddings, conversions) reads a plain copy
+                source = os.path.join(scratch, "state_dict.pt")
+                torch.save(state, source)
+            open_clip.load_checkpoint(clip, source, strict=True)
     except (RuntimeError, KeyError, AssertionError, ValueError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointMismatchError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +34,12 @@ from PIL import Image
 
 from . import metrics
 from .cache import ScoreStore
-from .config import RESIZE_MODES, RESOLUTIONS, TTAConfig, check_choice
+from .config import FUSIONS, RESIZE_MODES, RESOLUTIONS, TTAConfig, check_choice
 from .data.errors import DataError
 from .data.images import ImageReadError
 from .data.meta import Meta, Sample, load_ignore, load_sample
 from .data.registry import DatasetDefaults, dataset_defaults
+from .memory import MemoryBank, fuse
 from .fileio import locked_folder, write_csv_atomic, write_json_atomic, write_text_atomic
 from .methods import Localizer, get_method
 from .model import AnoCLIP
@@ -83,6 +85,10 @@ class BenchSetting:
     resize: str = "square"
     resolution: str = "official"
     limit: Optional[int] = None
+    shots: int = 0
+    shot_seed: int = 0
+    transductive: bool = False
+    fusion: str = "mean"
 
     @classmethod
     def create(
@@ -95,11 +101,19 @@ class BenchSetting:
         tta_seed: Optional[int] = None,
         resolution: str = "official",
         limit: Optional[int] = None,
+        shots: int = 0,
+        shot_seed: int = 0,
+        transductive: bool = False,
+        fusion: str = "mean",
     ) -> "BenchSetting":
         """A validated setting; ``tta=True`` takes the dataset's official adapter and seed.
 
-        Raises ValueError for an unknown method, method option, dataset, resolution or a
-        non-positive limit — before any model is loaded or image is read.
+        The protocol: zero-shot (default), ``shots=K`` normal training images of each category as a
+        memory (drawn with ``shot_seed``), or ``transductive`` (the category's own test images as
+        an unlabelled memory); ``fusion`` joins a memory's score to the zero-shot one
+        (:mod:`anoclip.memory`). Raises ValueError for an unknown method, method option, dataset,
+        resolution, fusion, a non-positive limit or two protocols at once — before any model is
+        loaded or image is read.
         """
         name = dataset or "custom"
         defaults = dataset_defaults(name)
@@ -113,13 +127,25 @@ class BenchSetting:
             if tta_seed is not None:
                 tta_config = tta_config.replace(seed=tta_seed)
         return cls(
-            dataset=name.lower(), method=method, method_options=options, tta=tta_config,
-            resize=defaults.resize, resolution=resolution, limit=limit,
+            dataset=name.lower(), method=method, method_options=options, tta=tta_config, resize=defaults.resize,
+            resolution=resolution, limit=limit, shots=shots, shot_seed=shot_seed, transductive=transductive, fusion=fusion,
         )
 
     def __post_init__(self) -> None:
         check_choice("BenchSetting", "resize", self.resize, RESIZE_MODES)
         check_choice("BenchSetting", "resolution", self.resolution, RESOLUTIONS)
+        check_choice("BenchSetting", "fusion", self.fusion, FUSIONS)
+        if isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots < 0:
+            raise ValueError(f"shots must be a whole number of normal images (0: zero-shot), got {self.shots!r}.")
+        if self.shots and self.transductive:
+            raise ValueError("Choose one protocol: a few-shot memory (shots) or transductive scoring, not both.")
+        if (self.shots or self.transductive) and not self.localizer().has_patch_tokens:
+            raise ValueError(f"Method {self.method!r} has no patch tokens to compare with a memory; use a token-based method.")
+
+    @property
+    def protocol(self) -> str:
+        """``zero-shot``, ``few-shot K`` or ``transductive``: what a reader must know to compare the numbers."""
+        return "transductive" if self.transductive else f"few-shot {self.shots}" if self.shots else "zero-shot"
 
     @property
     def defaults(self) -> DatasetDefaults:
@@ -129,7 +155,7 @@ class BenchSetting:
         return get_method(self.method, **self.method_options)
 
     def to_dict(self) -> Dict[str, object]:
-        data = asdict(self)
+        data = {"protocol": self.protocol, **asdict(self)}
         data["method_options"] = dict(self.method_options)
         data["tta"] = self.tta.to_dict() if self.tta else None
         return data
@@ -143,6 +169,7 @@ class CategoryResult:
     anomalous: int
     seconds: float
     skipped: List[Dict[str, str]] = field(default_factory=list)
+    shots: List[str] = field(default_factory=list)  # the training images of a few-shot memory
 
     @property
     def ms_per_image(self) -> float:
@@ -233,6 +260,7 @@ def evaluate_category(
     class_name = setting.defaults.prompt_name(category)
     store = image_score_store(model, setting, class_name, meta.root)
     samples = select_samples(meta.samples(category, "test"), setting.limit)
+    memory, shots = category_memory(model, meta, category, setting, samples, class_name)
     pixels = metrics.PixelScores()
     scores, labels, rows, skipped = [], [], [], []
     start = time.perf_counter()
@@ -241,7 +269,7 @@ def evaluate_category(
             skipped.extend(failed)
             for item in failed:
                 warnings.warn(f"skipped {item['image']}: {item['reason']}", stacklevel=2)
-            for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting, meta.root, store):
+            for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting, meta.root, store, memory):
                 full = resize_map(item.layout.merge(maps), item.mask.shape)
                 pixels.add(full.cpu().numpy(), item.mask, ignore=item.ignore)
                 scores.append(image_score)
@@ -260,7 +288,7 @@ def evaluate_category(
     result = CategoryResult(
         category=category,
         metrics={name: float(values.get(name, math.nan)) for name in metrics.METRICS},
-        images=len(scores), anomalous=int(sum(labels)), seconds=seconds, skipped=skipped,
+        images=len(scores), anomalous=int(sum(labels)), seconds=seconds, skipped=skipped, shots=shots,
     )
     return result, rows
 
@@ -280,13 +308,42 @@ def image_score_store(model: AnoCLIP, setting: BenchSetting, class_name: str, ro
     return ScoreStore(key) if key else None
 
 
+def draw_shots(train: Sequence[Sample], shots: int, seed: int, category: str) -> List[Sample]:
+    """``shots`` normal training images of ``category``, the same for a given seed (never a test image)."""
+    normal = [sample for sample in train if not sample.anomaly]
+    if len(normal) < shots:
+        raise ValueError(f"Category {category!r} has {len(normal)} normal training image(s); --shots {shots} needs "
+                         f"{shots}. Ask for fewer shots, or evaluate it zero-shot.")
+    return sorted(random.Random(f"{seed}:{category}").sample(normal, shots), key=lambda sample: sample.img_path)
+
+
+def category_memory(model: AnoCLIP, meta: Meta, category: str, setting: BenchSetting, samples: Sequence[Sample],
+                    class_name: str) -> Tuple[Optional[MemoryBank], List[str]]:
+    """The memory of a few-shot or transductive run (None zero-shot), and the shot images it holds."""
+    if not (setting.shots or setting.transductive):
+        return None, []
+    chosen = draw_shots(meta.samples(category, "train"), setting.shots, setting.shot_seed, category) if setting.shots else samples
+    tiles = []
+    for sample in chosen:
+        try:
+            tiles.append(_load(meta.root, sample, model.image_size, setting).tiles)
+        except (ImageReadError, DataError) as err:  # a test image is reported by the evaluation; a shot cannot be missed
+            if setting.shots:
+                raise
+            warnings.warn(f"left out of the memory: {sample.img_path}: {err}", stacklevel=2)
+    kind = "normal" if setting.shots else "unlabelled"
+    bank = model.memory(torch.cat(tiles), class_name, setting.localizer(), kind=kind)
+    return bank, [sample.img_path for sample in chosen] if setting.shots else []
+
+
 def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, localizer: Localizer, setting: BenchSetting,
-             root: Path, store: Optional[ScoreStore]):
+             root: Path, store: Optional[ScoreStore], memory: Optional[MemoryBank] = None):
     """Yield (item, tile maps (T, S, S), image score) per loaded sample, in file order.
 
     Images with the same tile layout go through the model in one batch (all of them under the
     square protocol); under the tiles protocol TTA trains one adapter per image on its tiles.
-    Image scores found in ``store`` are reused instead of being computed again.
+    Zero-shot image scores found in ``store`` are reused instead of being computed again; a
+    memory's largest patch score joins them afterwards, so the store stays zero-shot.
     """
     groups: Dict[TileLayout, List[int]] = {}
     for index, item in enumerate(loaded):
@@ -296,17 +353,22 @@ def _predict(model: AnoCLIP, loaded: Sequence[_Loaded], class_name: str, localiz
         keys = [ScoreStore.image_key(root, loaded[i].sample.img_path) for i in members] if store else []
         known = [store.get(key) for key in keys] if store else []
         compute = store is None or None in known
+        batch = torch.cat([loaded[i].tiles for i in members])
         prediction = model.predict(
-            torch.cat([loaded[i].tiles for i in members]), class_name, localizer, setting.tta or False,
-            tiling=layout if setting.resize == "tiles" else None, image_scores=compute,
+            batch, class_name, localizer, setting.tta or False, tiling=layout if setting.resize == "tiles" else None,
+            image_scores=compute and memory is None, memory=memory, fusion=setting.fusion,
         )
         maps = prediction.anomaly_maps.float().split(layout.count)
         if compute:
-            scores = [float(tiles.mean()) for tiles in prediction.image_scores.float().split(layout.count)]
+            zero_shot = prediction.image_scores if memory is None else model.image_scores(batch, class_name, localizer)
+            scores = [float(tiles.mean()) for tiles in zero_shot.float().split(layout.count)]
             if store:
                 store.update(dict(zip(keys, scores)))
         else:
             scores = known
+        if memory is not None:
+            peaks = prediction.memory_scores.float().flatten(1).amax(dim=1).split(layout.count)
+            scores = [float(fuse(torch.tensor(score), peak.max(), setting.fusion)) for score, peak in zip(scores, peaks)]
         outputs.update({i: (item_maps, score) for i, item_maps, score in zip(members, maps, scores)})
     for index, item in enumerate(loaded):
         yield (item, *outputs[index])
@@ -358,6 +420,8 @@ def run_benchmark(
     wanted = list(categories) if categories else meta.categories("test")
     for category in wanted:
         meta.samples(category, "test")  # unknown categories fail here, before any work
+        if setting.shots:  # and categories without enough normal training images for the memory
+            draw_shots(meta.samples(category, "train"), setting.shots, setting.shot_seed, category)
     setting.localizer().check(model.clip.visual)
     model = model.with_config(setting.defaults.model_config(model.config))
     record = {**setting.to_dict(), "model": model.describe(), "anoclip_version": __version__}
@@ -437,22 +501,24 @@ def write_reports(out: Path, results: Sequence[CategoryResult], record: Mapping[
     """
     columns = metrics.METRICS
     status = incompleteness(results, wanted or [r.category for r in results], interrupted)
-    fields = ["category", *columns, "images", "anomalous", "ms_per_image", "skipped", "complete"]
+    protocol = record.get("protocol", "zero-shot")
+    fields = ["category", *columns, "images", "anomalous", "ms_per_image", "skipped", "complete", "protocol"]
     rows = [
-        {"category": r.category, **r.metrics, "images": r.images, "anomalous": r.anomalous,
-         "ms_per_image": f"{r.ms_per_image:.1f}", "skipped": len(r.skipped), "complete": "no" if r.skipped else "yes"}
+        {"category": r.category, **r.metrics, "images": r.images, "anomalous": r.anomalous, "ms_per_image": f"{r.ms_per_image:.1f}",
+         "skipped": len(r.skipped), "complete": "no" if r.skipped else "yes", "protocol": protocol}
         for r in results
     ]
     mean = mean_over_categories(results)
     rows.append({"category": "mean", **mean, "images": sum(r.images for r in results),
                  "anomalous": sum(r.anomalous for r in results), "ms_per_image": "",
-                 "skipped": sum(len(r.skipped) for r in results), "complete": "no" if status else "yes"})
+                 "skipped": sum(len(r.skipped) for r in results), "complete": "no" if status else "yes", "protocol": protocol})
     write_csv_atomic(out / "results.csv", rows, fields)
 
     model = record["model"]
     limit = record["limit"]
     lines = [
-        f"# {record['dataset']}: {record['method']}{_options_text(record['method_options'])}{' + TTA' if record['tta'] else ''}",
+        f"# {record['dataset']}: {record['method']}{_options_text(record['method_options'])}{' + TTA' if record['tta'] else ''}"
+        f" ({protocol}{'' if protocol == 'zero-shot' else ', fusion ' + record['fusion']})",
         "",
         f"Model {model['model']} / {model['pretrained']} at {model['image_size']} px; resize `{record['resize']}`, "
         f"evaluated at {'the official 240-px-style model resolution' if record['resolution'] == 'official' else 'native mask resolution'}"

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -170,6 +170,7 @@ class Thresholds:
         method: the localizer's name.
         tta: the TTA config as a dict, or None for zero-shot.
         model: :meth:`anoclip.AnoCLIP.describe` of the model (architecture, weights, size, config).
+        memory: the memory the maps were made with (its kind, images, setting and the fusion), or None.
     """
 
     pixel_threshold: float
@@ -180,6 +181,7 @@ class Thresholds:
     method: str
     tta: Optional[Dict[str, Any]]
     model: Dict[str, Any]
+    memory: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:
         """Every value is checked where it enters (a hand-edited file, the API), before any decision."""
@@ -196,13 +198,13 @@ class Thresholds:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be a non-empty string.")
         if self.tta is not None and not isinstance(self.tta, dict):
             raise ValueError(f"tta={self.tta!r} must be the TTA setting as an object, or null for zero-shot.")
-        if not isinstance(self.model, dict):
-            raise ValueError(f"model={self.model!r} must describe the model as an object.")
+        if not isinstance(self.model, dict) or not isinstance(self.memory, (dict, type(None))):
+            raise ValueError(f"model={self.model!r} and memory={self.memory!r} must be objects (memory: or null).")
 
     @classmethod
     def from_scores(
         cls, maps: Any, image_scores: Any, fpr: float, *, class_name: str, method: str,
-        tta: Optional[Mapping[str, Any]], model: Mapping[str, Any],
+        tta: Optional[Mapping[str, Any]], model: Mapping[str, Any], memory: Optional[Mapping[str, Any]] = None,
     ) -> "Thresholds":
         """Calibrate on the anomaly maps (B, ...) and image scores (B,) of B normal images."""
         maps, scores = np.asarray(maps, dtype=np.float32), np.asarray(image_scores, dtype=np.float64).ravel()
@@ -213,6 +215,7 @@ class Thresholds:
             pixel_threshold=quantile_threshold(maps, fpr), image_threshold=quantile_threshold(scores, fpr),
             fpr=float(fpr), n_images=int(scores.size), class_name=class_name, method=method,
             tta=None if tta is None else dict(tta), model=json.loads(json.dumps(dict(model))),
+            memory=None if memory is None else json.loads(json.dumps(dict(memory))),
         )
 
     # ------------------------------------------------------------------ decisions
@@ -227,7 +230,8 @@ class Thresholds:
     # ------------------------------------------------------------------ files
     def setting(self) -> Dict[str, Any]:
         """The fields a use of the thresholds must match: class, method, TTA and the model."""
-        return {"class_name": self.class_name, "method": self.method, "tta": self.tta, "model": self.model}
+        return {"class_name": self.class_name, "method": self.method, "tta": self.tta, "model": self.model,
+                "memory": self.memory}
 
     def to_dict(self) -> Dict[str, Any]:
         return {"format": FORMAT, "version": FORMAT_VERSION, **asdict(self)}
@@ -255,11 +259,11 @@ class Thresholds:
             raise ThresholdsFileError(f"{path} is not a thresholds file written by anoclip (no \"format\": \"{FORMAT}\").")
         if raw.get("version") != FORMAT_VERSION:
             raise ThresholdsFileError(f"{path} has thresholds format version {raw.get('version')!r}; this anoclip reads {FORMAT_VERSION}.")
-        names = [name for name in cls.__dataclass_fields__ if name not in raw]
+        names = [name for name, spec in cls.__dataclass_fields__.items() if name not in raw and spec.default is MISSING]
         if names:
             raise ThresholdsFileError(f"{path} lacks {names}; make it again with `anoclip calibrate`.")
         try:
-            thresholds = cls(**{name: raw[name] for name in cls.__dataclass_fields__})
+            thresholds = cls(**{name: raw[name] for name in cls.__dataclass_fields__ if name in raw})
         except ValueError as err:
             raise ThresholdsFileError(f"{path}: {err} Make the file again with `anoclip calibrate`.") from err
         if expected is not None:
@@ -287,9 +291,11 @@ def _difference(key: str, theirs: Any, ours: Any) -> str:
     return f"{key} is {theirs!r} in the file, {ours!r} here"
 
 
-def setting_of(model: Any, class_name: str, method: str = "anoclip", tta: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+def setting_of(model: Any, class_name: str, method: str = "anoclip", tta: Optional[Mapping[str, Any]] = None,
+               memory: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """The setting a :class:`Thresholds` must match to be used with ``model`` (see :meth:`Thresholds.load`)."""
-    return {"class_name": class_name, "method": method, "tta": None if tta is None else dict(tta), "model": model.describe()}
+    return {"class_name": class_name, "method": method, "tta": None if tta is None else dict(tta), "model": model.describe(),
+            "memory": None if memory is None else json.loads(json.dumps(dict(memory)))}
 
 
 @dataclass(frozen=True)

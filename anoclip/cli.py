@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .backbone import DEFAULT_MODEL, DEFAULT_PRETRAINED, CheckpointMismatchError, WeightsUnavailableError
-from .config import RESOLUTIONS
+from .config import FUSIONS, RESOLUTIONS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -39,6 +39,11 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--smoke", action="store_true",
         help="tiny RANDOM model: for checking the plumbing; results are meaningless",
     )
+
+
+def _add_fusion_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fusion", choices=FUSIONS, default=FUSIONS[0],
+                        help="how a memory's score joins the zero-shot one: mean (WinCLIP+) or memory alone")
 
 
 def _add_fpr_argument(parser: argparse.ArgumentParser) -> None:
@@ -134,19 +139,26 @@ def _read(path: Path):
     return read_rgb(path, orientation="exif")
 
 
-def _calibrate(model, paths: Sequence[Path], args: argparse.Namespace):
-    """Thresholds from the normal images in ``paths`` (counted by :func:`_normal_images` already);
-    an unreadable one is an error, not a skip. Each photo is read, reduced to the model's input
-    and dropped, so a hundred large photos never sit in memory together."""
+def _normal_batch(model, paths: Sequence[Path], role: str):
+    """The normal photos in ``paths`` as one preprocessed batch; an unreadable one is an error, not a
+    skip. Each photo is read, reduced to the model's input and dropped, so a hundred large photos
+    never sit in memory together."""
     import torch
 
     from .data.images import ImageReadError
 
     try:
-        x = torch.cat([model.preprocess(_read(path)) for path in paths])
+        return torch.cat([model.preprocess(_read(path)) for path in paths])
     except ImageReadError as err:
-        raise CLIError(f"{err} Every calibration image must be a readable normal image; remove or replace it.") from err
-    return model.calibrate(x, args.class_name, fpr=args.fpr, tta=args.tta, batch_size=args.batch_size)
+        raise CLIError(f"{err} Every {role} image must be a readable normal image; remove or replace it.") from err
+
+
+def _calibrate(model, paths: Sequence[Path], args: argparse.Namespace, memory=None):
+    """Thresholds from the normal images in ``paths`` (counted by :func:`_normal_images` already),
+    on maps made as the run makes them (with its memory, if any: leave-one-out on shared images)."""
+    x = _normal_batch(model, paths, "calibration")
+    return model.calibrate(x, args.class_name, fpr=args.fpr, tta=args.tta, batch_size=args.batch_size,
+                           memory=memory, fusion=args.fusion)
 
 
 def _describe_thresholds(thresholds, source: str) -> str:
@@ -186,10 +198,12 @@ def calibrate(args: argparse.Namespace) -> int:
         raise CLIError(f"--out {out} is a folder; pass the thresholds file to write, e.g. --out {out / 'thresholds.json'}.")
     _checked(writable_folder, out.parent if str(out.parent) else Path("."), "--out's folder")
     paths = _normal_images(args.normal_dir, args.fpr)
+    reference = collect_images([args.reference]) if args.reference else None
     model = _load_model(args)
     if model.random_weights:
         print("WARNING: random weights (smoke mode) — the thresholds are NOT meaningful.", file=sys.stderr)
-    thresholds = _calibrate(model, paths, args)
+    memory = model.memory(_normal_batch(model, reference, "reference"), args.class_name) if reference else None
+    thresholds = _calibrate(model, paths, args, memory)
     path = thresholds.save(out)
     print(f"{_describe_thresholds(thresholds, args.normal_dir)}\nsaved to {path}")
     return 0
@@ -203,7 +217,8 @@ ASPECT_LIMIT = 2.0  # longer/shorter side above which a photo is tiled (the VisA
 def _localize_setting(args: argparse.Namespace) -> dict:
     return {"class_name": args.class_name, "model": None if args.smoke else [args.model, args.pretrained, args.image_size],
             "smoke": args.smoke, "tta": args.tta, "decisions": bool(args.calibrate or args.thresholds),
-            "fpr": args.fpr if args.calibrate else None, "thresholds": args.thresholds}
+            "fpr": args.fpr if args.calibrate else None, "thresholds": args.thresholds,
+            "reference": str(Path(args.reference).resolve()) if args.reference else None, "fusion": args.fusion}
 
 
 def _previous_rows(out: Path, setting: dict, overwrite: bool) -> List[dict]:
@@ -268,6 +283,8 @@ def localize(args: argparse.Namespace) -> int:
     _checked(check_class_name, args.class_name)
     paths = collect_images(args.inputs)
     normal = _normal_images(args.calibrate, args.fpr) if args.calibrate else None
+    if args.reference:
+        args.reference_images = collect_images([args.reference])
     stored = None
     if args.thresholds:
         try:
@@ -287,6 +304,7 @@ def _localize_into(out: Path, args: argparse.Namespace, paths: Sequence[Path], n
 
     from .calibration import ThresholdsFileError, setting_of
     from .data.images import ImageReadError
+    from .memory import memory_record
     from .fileio import write_csv_atomic, write_json_atomic
     from .overlays import RANDOM_WEIGHTS_BANNER, save_overlay
     from .protocol import mask_above
@@ -301,14 +319,19 @@ def _localize_into(out: Path, args: argparse.Namespace, paths: Sequence[Path], n
     banner = RANDOM_WEIGHTS_BANNER if model.random_weights else None
     if banner:
         print("WARNING: random weights (smoke mode) — the heat maps are NOT meaningful.", file=sys.stderr)
+    memory = None
+    if args.reference:
+        memory = model.memory(_normal_batch(model, args.reference_images, "reference"), args.class_name)
+        print(f"memory: {memory.images} normal images of {args.reference} ({memory.megabytes:.1f} MB), fusion {args.fusion}")
     thresholds = None
     if normal is not None:
-        thresholds = _calibrate(model, normal, args)
+        thresholds = _calibrate(model, normal, args, memory)
         thresholds.save(out / "thresholds.json")
         print(_describe_thresholds(thresholds, args.calibrate) + f"; saved to {out / 'thresholds.json'}")
     elif stored is not None:
         try:
-            stored.check(setting_of(model, args.class_name, tta=_tta_setting(args)), Path(args.thresholds))
+            record = None if memory is None else memory_record(memory, args.fusion)
+            stored.check(setting_of(model, args.class_name, tta=_tta_setting(args), memory=record), Path(args.thresholds))
         except ThresholdsFileError as err:
             raise CLIError(str(err)) from err
         thresholds = stored
@@ -327,7 +350,7 @@ def _localize_into(out: Path, args: argparse.Namespace, paths: Sequence[Path], n
                 if layout is not None:
                     print(f"note: {path} is {size[1]}x{size[0]}; scored as {layout.count} square tiles along its long "
                           "side (the VisA protocol) instead of squashing it into a square.", file=sys.stderr)
-                prediction = model.predict(tiles, args.class_name, tta=args.tta, tiling=layout)
+                prediction = model.predict(tiles, args.class_name, tta=args.tta, tiling=layout, memory=memory, fusion=args.fusion)
                 maps = prediction.anomaly_maps.float().cpu()
                 anomaly_map = maps[0] if layout is None else layout.merge(maps)
                 score = float(prediction.image_scores.float().mean())
@@ -369,6 +392,7 @@ def bench(args: argparse.Namespace) -> int:
         setting = BenchSetting.create(
             dataset_name(meta, args.dataset), method=args.method, method_options=dict(args.method_option),
             tta=args.tta, tta_seed=args.tta_seed, resolution=args.resolution, limit=args.limit,
+            shots=args.shots, shot_seed=args.shot_seed, transductive=args.transductive, fusion=args.fusion,
         )
     except OutputExistsError as err:
         raise CLIError(
@@ -469,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--calibrate", metavar="NORMAL_DIR",
                         help="folder of normal images: thresholds at --fpr, a <name>_mask.png per image and a decision column")
     decide.add_argument("--thresholds", metavar="FILE", help="thresholds saved by `anoclip calibrate` (same model options)")
+    loc.add_argument("--reference", metavar="NORMAL_DIR",
+                     help="normal images of the class as a memory: each patch also scores its distance to them")
+    _add_fusion_argument(loc)
     loc.add_argument("--overwrite", action="store_true",
                      help="replace an earlier run in --out (a run of the same setting is added to without it)")
     _add_fpr_argument(loc)
@@ -479,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("normal_dir", metavar="NORMAL_DIR", help="folder of normal (defect-free) images of the class")
     cal.add_argument("--class-name", required=True, help="the class name you will localize with, e.g. bottle")
     cal.add_argument("--out", default="thresholds.json", help="thresholds file to write (default ./thresholds.json)")
+    cal.add_argument("--reference", metavar="NORMAL_DIR", help="the memory `localize --reference` will use (same folder)")
+    _add_fusion_argument(cal)
     _add_fpr_argument(cal)
     _add_model_arguments(cal)
     cal.set_defaults(run=calibrate)
@@ -495,6 +524,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="evaluate at the model resolution like the official code, or at the masks' own")
     run.add_argument("--limit", type=int, default=None, help="at most N images per category (quick runs)")
     run.add_argument("--tta-seed", type=int, default=None, help="TTA seed (default: the dataset's official one)")
+    protocol = run.add_mutually_exclusive_group()
+    protocol.add_argument("--shots", type=int, default=0, metavar="K",
+                          help="few-shot: a memory of K normal training images per category (default 0: zero-shot)")
+    protocol.add_argument("--transductive", action="store_true",
+                          help="score each image against the category's other (unlabelled) test images")
+    run.add_argument("--shot-seed", type=int, default=0, help="which K training images are drawn (default 0)")
+    _add_fusion_argument(run)
     run.add_argument("--overwrite", action="store_true", help="discard results of a different setting in --out")
     _add_model_arguments(run)
     run.set_defaults(run=bench)

@@ -28,6 +28,8 @@ TTA_DRAWS: Tuple[str, ...] = ("per-image", "shared")
 TILE_LOSSES: Tuple[str, ...] = ("merged-pixels", "tokens")
 RESIZE_MODES: Tuple[str, ...] = ("square", "tiles")
 RESOLUTIONS: Tuple[str, ...] = ("official", "native")
+#: How a memory's score joins the zero-shot one (:mod:`anoclip.memory`): WinCLIP+'s mean, or the memory alone.
+FUSIONS: Tuple[str, ...] = ("mean", "memory")
 #: What a method saw besides the test image (method cards, and the published numbers of the book).
 SUPERVISION: Tuple[str, ...] = ("training-free", "auxiliary-data", "test-batch")
 

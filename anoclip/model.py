@@ -34,6 +34,7 @@ from .config import AnoCLIPConfig, TTAConfig
 from .data.images import read_rgb, to_rgb
 from .fileio import remembered_sha256
 from .encoder import ImageEncoding, check_supported, grid_size
+from .memory import MemoryBank, fuse, memory_record
 from .methods import DualPathLocalizer, Localizer, get_method
 from .protocol import TileLayout, normalize
 from .tta import LossFn, adapt_tokens, image_seed
@@ -68,6 +69,7 @@ class Prediction:
         tta_losses: (B, steps) TTA loss per step when TTA ran, else None.
         patch_scores_before_tta: (B, h, w) zero-shot patch scores when TTA ran, else None.
         anomaly_maps_before_tta: (B, S, S) zero-shot anomaly maps when TTA ran, else None.
+        memory_scores: (B, h, w) the memory's own patch scores when a memory was given, else None.
     """
 
     anomaly_maps: Tensor
@@ -79,6 +81,7 @@ class Prediction:
     tta_losses: Optional[Tensor] = None
     patch_scores_before_tta: Optional[Tensor] = None
     anomaly_maps_before_tta: Optional[Tensor] = None
+    memory_scores: Optional[Tensor] = None
 
 
 class AnoCLIP:
@@ -333,6 +336,33 @@ class AnoCLIP:
         prototypes = self.text_prototypes(class_name, config)
         return scoring.image_scores(self._view_embeddings(x, config.image_views), prototypes, config.temperature)
 
+    # ---------------------------------------------------------------- memories of other images
+    def _memory_setting(self, class_name: str, localizer: Localizer) -> Dict[str, object]:
+        return {"model": self.name, "weights": self.weights_sha256 or self.pretrained, "image_size": self.image_size,
+                "method": localizer.info.name, "options": localizer.options, "class_name": class_name}
+
+    def memory(
+        self, images: Images, class_name: str, method: Method = "anoclip", *, kind: str = "normal", views: int = 1,
+        batch_size: int = 8,
+    ) -> MemoryBank:
+        """Encode ``images`` once into a :class:`~anoclip.memory.MemoryBank` for :meth:`predict`'s ``memory``.
+
+        ``kind="normal"``: K normal images of the class (few-shot); ``"unlabelled"``: the test images
+        themselves (transductive). ``views=22`` adds the test-time views (rotations, flips, shifts)
+        of each image to its tokens. The bank records this model, method and class.
+        """
+        localizer = get_method(method)
+        if not localizer.has_patch_tokens:
+            raise ValueError(f"Method {localizer.info.name!r} has no patch tokens to remember; use a token-based method.")
+        items = self._as_batch(images) if isinstance(images, Tensor) else list(images)
+        tokens, digests = [], []
+        for start in range(0, len(items), batch_size):
+            x = self._as_batch(items[start:start + batch_size])
+            digests += [image_seed(0, image) for image in x]
+            per_view = [self._encode(localizer, view).patches for view in scoring.augment_views(x, views)]
+            tokens.append(F.normalize(torch.cat(per_view, dim=1), dim=-1))  # (B, V·N, D)
+        return MemoryBank(torch.cat(tokens), digests, kind, self._memory_setting(prompt_lib.check_class_name(class_name), localizer))
+
     # ---------------------------------------------------------------- the pipeline
     def _adapt(
         self, x: Tensor, tokens: Tensor, bank: TextBank, config: TTAConfig, temperature: float,
@@ -368,6 +398,8 @@ class AnoCLIP:
         tiling: Optional[TileLayout] = None,
         tta_loss: Optional[LossFn] = None,
         image_scores: bool = True,
+        memory: Optional[MemoryBank] = None,
+        fusion: str = "mean",
     ) -> Prediction:
         """Anomaly maps, patch scores and image scores for a batch of one class.
 
@@ -384,6 +416,10 @@ class AnoCLIP:
                 new loss term; ``None`` = the official loss.
             image_scores: False skips the image-score views (the benchmark computes them once per
                 image with :meth:`image_scores` and reuses them for every localizer).
+            memory: a :class:`~anoclip.memory.MemoryBank` from :meth:`memory` (normal images, or the
+                unlabelled test set): each patch also scores its distance to the bank, joined to the
+                zero-shot score by ``fusion`` ("mean" as WinCLIP+, or "memory" alone); the image score
+                joins the largest memory score the same way.
         """
         localizer = get_method(method)
         tta_config = TTAConfig() if tta is True else (tta or None)
@@ -393,20 +429,32 @@ class AnoCLIP:
         x = self._as_batch(images)
         text = self.text_bank(class_name, config)
         size = (self.image_size, self.image_size)
+        if memory is not None:
+            if not localizer.has_patch_tokens:
+                raise ValueError(f"Method {localizer.info.name!r} has no patch tokens to compare with a memory.")
+            memory.check(self._memory_setting(class_name, localizer))
 
         encoding = self._encode(localizer, x)  # images → localizer encoding
+        remembered = None
+        if memory is not None:  # the encoder's tokens (before any TTA) against the bank's
+            digests = [image_seed(0, image) for image in x]
+            remembered = scoring.to_grid(memory.scores(encoding.patches, digests), self.grid)
         before = losses = None
         if tta_config is not None:  # → [TTA]
             before = localizer.patch_scores(encoding, text.prototypes, config.temperature)
             adapted, losses = self._adapt(x, encoding.patches, text, tta_config, config.temperature, tiling, tta_loss)
             encoding = replace(encoding, patches=adapted)
         patch_scores = localizer.patch_scores(encoding, text.prototypes, config.temperature)  # → patch scores
+        if remembered is not None:  # → [+ memory]
+            patch_scores = fuse(patch_scores, remembered, fusion)
         anomaly_maps = scoring.anomaly_maps(patch_scores, size, config.smoothing, config.sigma)  # → anomaly maps
 
         scores = None
         if image_scores:  # CLS (× views) → image scores
             cls_views = encoding.cls[None] if config.image_views == 1 else self._view_embeddings(x, config.image_views)
             scores = scoring.image_scores(cls_views, text.prototypes, config.temperature)
+            if remembered is not None:
+                scores = fuse(scores, remembered.flatten(1).amax(dim=1), fusion)
         return Prediction(
             anomaly_maps=anomaly_maps,
             patch_scores=patch_scores,
@@ -417,6 +465,7 @@ class AnoCLIP:
             tta_losses=losses,
             patch_scores_before_tta=before,
             anomaly_maps_before_tta=None if before is None else scoring.anomaly_maps(before, size, config.smoothing, config.sigma),
+            memory_scores=remembered,
         )
 
     # ---------------------------------------------------------------- decisions
@@ -429,6 +478,8 @@ class AnoCLIP:
         method: Method = "anoclip",
         tta: Union[bool, TTAConfig] = False,
         batch_size: int = 8,
+        memory: Optional[MemoryBank] = None,
+        fusion: str = "mean",
     ) -> "anoclip.calibration.Thresholds":
         """Pixel and image thresholds at false-positive rate ``fpr`` on these normal images.
 
@@ -447,11 +498,12 @@ class AnoCLIP:
         tta_config = TTAConfig() if tta is True else (tta or None)
         maps, scores = [], []
         for start in range(0, len(items), batch_size):
-            prediction = self.predict(items[start:start + batch_size], class_name, method, tta=tta_config)
+            prediction = self.predict(items[start:start + batch_size], class_name, method, tta=tta_config,
+                                      memory=memory, fusion=fusion)
             maps.append(prediction.anomaly_maps.float().cpu().numpy())
             scores.append(prediction.image_scores.float().cpu().numpy())
         return Thresholds.from_scores(
             np.concatenate(maps), np.concatenate(scores), fpr, class_name=class_name,
             method=get_method(method).info.name, tta=None if tta_config is None else tta_config.to_dict(),
-            model=self.describe(),
+            model=self.describe(), memory=None if memory is None else memory_record(memory, fusion),
         )

@@ -215,7 +215,7 @@ def test_vv_checker_catches_wrong_shape_hardcoded_heads_and_in_place_edits():
     assert_mistake(ex.check_vv_attention(normalises_in_place), "in place")
 
     def ordinary_attention(block, x):
-        return block.attn(block.ln_1(x), block.ln_1(x), block.ln_1(x), need_weights=False)[0]
+        return block.attention(block.ln_1(x))  # open_clip's own attention call (3.x and 4.x)
 
     assert_mistake(ex.check_vv_attention(ordinary_attention), "ordinary attention")
 

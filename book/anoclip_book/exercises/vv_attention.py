@@ -35,7 +35,7 @@ def random_block(width: int, heads: int, seed: int) -> torch.nn.Module:
     from open_clip.transformer import ResidualAttentionBlock
 
     rng = np.random.RandomState(seed)
-    block = ResidualAttentionBlock(width, heads, batch_first=True).eval()
+    block = ResidualAttentionBlock(width, heads).eval()  # batch first: open_clip's default (and only form in 4.x)
     weights = {
         "ln_1.weight": 0.5 + rng.rand(width),
         "ln_1.bias": 0.5 * rng.standard_normal(width),

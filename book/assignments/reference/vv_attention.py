@@ -59,7 +59,7 @@ def vv_attention(block: torch.nn.Module, x: Tensor) -> Tensor:
 
 def variants(block: torch.nn.Module) -> Dict[str, dict]:
     """The typical mistakes for this block, by the ids the public checker's messages use."""
-    width, heads = block.attn.embed_dim, block.attn.num_heads
+    width, heads = block.attn.in_proj_weight.shape[1], block.attn.num_heads  # open_clip 4's attention has no embed_dim
     cases = {
         "no-scale": dict(scale=None), "width-scale": dict(scale="width"), "no-ln": dict(layer_norm=False),
         "qk": dict(source="qk"), "queries": dict(source="q"), "keys": dict(source="k"), "softmax-axis": dict(softmax_dim=-2),
