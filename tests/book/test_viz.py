@@ -21,7 +21,8 @@ from anoclip_book import REHEARSAL_BANNER, SMOKE_BANNER
 from anoclip.methods import get_method
 from anoclip.data import load_sample, make_synthetic_dataset, Meta
 from anoclip.protocol import resize_mask
-from anoclip.calibration import RegionDetection, Thresholds
+from anoclip.calibration import Thresholds
+from anoclip_book.calibration_checks import RegionDetection
 from anoclip_book.viz import (
     AttentionExplorer,
     HeatmapExplorer,

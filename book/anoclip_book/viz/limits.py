@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from anoclip import metrics
-from anoclip.calibration import RegionDetection
+from ..calibration_checks import RegionDetection
 from anoclip.config import TTAConfig
 from .canvas import ImageLike, as_array, new_figure, to_rgb_array
 from .maps import plot_map_grid
