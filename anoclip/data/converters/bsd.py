@@ -1,24 +1,10 @@
-"""BSD (BSData): ball screw drive spindles with "pitting" wear, polygon annotations.
+"""BSD (BSData): ball screw drive spindles with "pitting" wear; LabelMe polygons filled to masks.
 
-Raw layout (https://github.com/2Obe/BSData, clone or ZIP; DOI 10.5445/IR/1000129520)::
-
-    <raw>/data/<name>.jpg       (1104 images; plus a stray copy of one in data/BSD/test/, ignored)
-    <raw>/label/<name>.json     (394 LabelMe files with "Pitting" polygons)
-    <raw>/image_data.json       ({"images": [{"filename", "train_test_split", "type", "wear_dev",
-                                  "annotations"}, ...]}, one entry per image)
-
-An image is anomalous when a LabelMe file with at least one shape exists for it; the polygons
-(rectangles, circles) are filled into a pixel mask.  BSData has no anomaly-detection split.
-``image_data.json`` carries the authors' train/test split of the 394 *annotated* images (324
-train, 70 test; ``train_test_split`` is null for the 710 others).  With ``split="auto"``
-(default) the converter uses it when the file is there: ``test`` = the 70 annotated test images,
-the 324 annotated training images are not used (zero-shot methods never see anomalies);
-without the file it falls back to ``split="all"``: every annotated image in ``test``.  In both
-cases the unannotated images are split by a draw seeded with ``seed`` (the authors' file gives
-them no split): as many as there are test anomalies go to ``test/good``
-(``normals="balanced"``, the Bayes-PFL recipe), the rest to ``train/good``; ``normals="all"``
-puts them all in ``test``.  The split used is reported (``info["split"]``).  Caveat:
-"unannotated" means nobody drew pitting on it, not that it was verified defect-free.
+Raw layout: ``<raw>/data/<name>.jpg`` + ``<raw>/label/<name>.json`` (LabelMe) + ``<raw>/image_data.json``.
+Split: ``test`` = the annotated images of the authors' test split (``split="auto"``/``"authors"``;
+every annotated image with ``"all"``) + as many unannotated images drawn with ``seed``
+(``normals="balanced"``); the other unannotated images -> ``train/good``.
+Details, sources and what is assumed: data_scripts/README.md, BSD.
 """
 from __future__ import annotations
 
@@ -186,11 +172,7 @@ def convert(
     overwrite: bool = False,
     cache: Optional[PathLike] = None,
 ) -> Path:
-    """Convert a BSData checkout or archive into ``out``; return ``out``.
-
-    ``split``: ``"auto"`` (the authors' split from ``image_data.json`` when present, else
-    ``"all"``), ``"authors"`` (require the file) or ``"all"`` (every annotated image in test).
-    """
+    """Convert a BSData checkout or archive into ``out``; return ``out`` (``split``: module docstring)."""
     split_normals([], 0, normals, seed)
     if split not in SPLIT_MODES:
         raise ValueError(f"split={split!r} is not one of {list(SPLIT_MODES)}.")

@@ -1,13 +1,8 @@
 """BTech (BTAD): three industrial products, MVTec-like but with ``ok``/``ko`` folders.
 
-Raw layout (``btad.zip`` -> ``BTech_Dataset_transformed/``)::
-
-    <raw>/<01|02|03>/train/ok/*.bmp                 (product 02: *.png)
-    <raw>/<01|02|03>/test/{ok,ko}/*.bmp
-    <raw>/<01|02|03>/ground_truth/ko/<stem>.png     (product 03: <stem>.bmp)
-
-``ok`` becomes ``good``; the defect folder keeps its name (``ko``).  Masks are paired by stem
-whatever their extension and re-encoded as ``<stem>_mask.png``.  Images stay BMP/PNG.
+Raw layout (``btad.zip``): ``<raw>/<01|02|03>/{train/ok, test/{ok,ko}, ground_truth/ko/<stem>.png|bmp}``.
+Split: the official one, ``ok`` -> ``good``, ``ko`` kept as the defect type.
+Details, sources and what is assumed: data_scripts/README.md, BTech.
 """
 from __future__ import annotations
 

@@ -1,26 +1,8 @@
-"""Shared machinery of the dataset converters.
+"""Shared machinery of the dataset converters: :func:`run_conversion` and its pieces.
 
-A converter turns one benchmark's raw download into the common MVTec-like layout (see
-:mod:`anoclip.data.meta`).  The pieces every converter needs live here:
-
-* :func:`resolve_raw` accepts the raw download as an archive or a folder; archives are
-  extracted into a cache folder next to them (never into the user's own folders), whose images
-  the writer then *moves* into the output and which is deleted once the output is published, so
-  a prepared dataset costs its archive plus one extracted copy, with no hard links (Google
-  Drive, where Colab readers keep ``ANOCLIP_DATA``, cannot hold them);
-* :func:`locate_root` finds the dataset's top folder inside what the user pointed at and
-  otherwise fails with a message that says what was expected;
-* :class:`DatasetWriter` builds the output in a hidden staging folder, writes ``meta.json``
-  last and renames the folder into place, so a half-finished conversion never looks finished,
-  and a re-run with the same options returns the finished folder without redoing the work;
-  what a converter had to drop, merge or decide is recorded with :meth:`DatasetWriter.report`
-  into ``meta.json``'s ``info`` (machine-readable) and its ``info["report"]`` lines, which
-  :func:`anoclip.data.prepare` prints, so the user learns it on every run;
-* :func:`pick_normals` draws the seeded normal subset used for balanced test sets.
-
-Images are copied (moved, out of our own extraction cache) unchanged whenever PIL can read them
-(PNG, JPEG, BMP, TIFF): re-encoding would cost time and, for JPEG, quality.  Masks are always
-re-encoded as 0/255 8-bit L PNG.
+A converter turns one raw download into the common MVTec-like layout (:mod:`anoclip.data.meta`).
+What every conversion guarantees (extraction cache consumed, atomic publishing, reports, images
+unchanged, masks re-encoded): data_scripts/README.md, "What every script guarantees".
 """
 from __future__ import annotations
 
@@ -51,8 +33,7 @@ from ...fileio import PathLike
 
 IDENTITY_KEYS = ("dataset", "converter", "options", "revision")
 REPORT_KEY = "report"
-# Written into an extraction cache before the first file is moved out of it: a cache carrying it
-# is incomplete (a conversion was interrupted) and is extracted afresh from its archive.
+# Written into an extraction cache before a file is moved out: such a cache is incomplete, re-extract.
 CONSUMED_MARKER = ".anoclip-consumed"
 
 
@@ -80,10 +61,8 @@ def child_dirs(folder: Path) -> List[Path]:
 def resolve_raw(raw: PathLike, cache: Optional[PathLike] = None) -> Tuple[Path, bool]:
     """Return ``(folder, is_cache)`` for a raw download given as a folder or an archive.
 
-    An archive is extracted into ``cache`` (default: ``<archive folder>/<archive stem>.extracted``);
-    ``is_cache`` tells the writer that the folder is ours, so it may move files out of it instead
-    of copying them. A cache that an interrupted conversion already moved files out of is
-    extracted again.
+    An archive is extracted into ``cache`` (default ``<archive folder>/<archive stem>.extracted``);
+    ``is_cache``: the folder is ours, so the writer may move files out of it instead of copying.
     """
     raw = Path(raw).expanduser()
     if not raw.exists():
@@ -111,11 +90,8 @@ def resolve_raw(raw: PathLike, cache: Optional[PathLike] = None) -> Tuple[Path, 
 
 def locate_root(base: Path, is_root: Callable[[Path], bool], expected: str, title: str, depth: int = 3,
                 hint: str = "Point --raw at the folder that contains it (or at the downloaded archive).") -> Path:
-    """Find the first folder at or below ``base`` (breadth-first, ``depth`` levels) that ``is_root``.
-
-    Archives often wrap the data in one or two extra folders (``BTech_Dataset_transformed/``,
-    ``RSDDs dataset/``), so looking a few levels down spares the reader from guessing.
-    """
+    """The first folder at or below ``base`` (breadth-first, ``depth`` levels) that ``is_root``:
+    archives often wrap the data in extra folders (``BTech_Dataset_transformed/``, ``RSDDs dataset/``)."""
     queue = deque([(base, 0)])
     while queue:
         folder, level = queue.popleft()
@@ -130,10 +106,8 @@ def locate_root(base: Path, is_root: Callable[[Path], bool], expected: str, titl
 def pick_normals(paths: Sequence[Path], count: int, seed: int, salt: str = "") -> Tuple[List[Path], List[Path]]:
     """Split ``paths`` into ``(picked, rest)`` with ``count`` picked by a seeded draw (both sorted).
 
-    Used for the balanced test sets (as many normal as anomalous images) that Bayes-PFL and
-    VCP-CLIP build for data sets whose test split has few or no normal images.  The draw ranks
-    files by a hash of ``(seed, salt, file name)``, so it depends neither on the numpy version
-    nor on where the data lives, and the same seed always gives the same split.
+    Files are ranked by a hash of ``(seed, salt, file name)``, so the draw depends neither on the
+    numpy version nor on where the data lives: the same seed always gives the same split.
     """
     def rank(path: Path) -> str:
         return hashlib.sha256(f"{seed}/{salt}/{path.name}".encode()).hexdigest()
@@ -179,10 +153,7 @@ def mask_to_image(mask: np.ndarray) -> Image.Image:
 
 def discard_if_consumed(folder: Path) -> bool:
     """Delete ``folder`` (an extraction cache) if files were moved out of it; return whether it was.
-
-    A conversion that moved images out of its cache and then stopped leaves an incomplete cache
-    behind; it must not pass for a finished extraction.
-    """
+    An interrupted conversion leaves such an incomplete cache; it must not pass for an extraction."""
     if (folder / CONSUMED_MARKER).exists():
         shutil.rmtree(folder)
         return True
@@ -199,16 +170,11 @@ def _raise_if_disk_full(err: OSError, where: Path) -> None:
 class DatasetWriter:
     """Build an MVTec-like dataset in a staging folder and publish it atomically.
 
-    Use as a context manager; call :meth:`add_image` / :meth:`add_mask` for every file and
-    :meth:`finish` at the end.  ``finish`` writes ``meta.json`` (with an ``info`` block naming
-    the dataset and the conversion options) and renames the staging folder to ``out``.  On an
-    exception the staging folder is removed and ``out`` is left as it was.
-
-    ``out`` existing with a ``meta.json`` whose identity (dataset, converter, options and, once a
-    converter's output changed, its ``revision``) matches means the conversion already ran:
-    :meth:`done` is True and the converter returns at once.  Otherwise it raises
-    :class:`OutputExistsError` unless ``overwrite=True``; a ``revision`` bump thus keeps an
-    output made by an older, differently behaving converter from passing as current.
+    Use as a context manager: :meth:`add_image` / :meth:`add_mask` per file, then :meth:`finish`
+    (writes ``meta.json``, renames the staging folder to ``out``); an exception leaves ``out`` as it was.
+    :meth:`done` is True when ``out`` holds a ``meta.json`` of the same identity (dataset, converter,
+    options, ``revision``), else :class:`OutputExistsError` unless ``overwrite``.  A converter whose
+    output changed bumps ``revision``, so an output of the older converter cannot pass as current.
     """
 
     def __init__(
@@ -233,8 +199,7 @@ class DatasetWriter:
         self.findings: Dict[str, Any] = {}
         self.report_lines: List[str] = []
         self.overwrite = overwrite
-        # Images under this folder (our own extraction cache) are moved instead of copied; the
-        # folder is deleted when the output is published (or when the conversion fails).
+        # Our own extraction cache: its images are moved, not copied; deleted on publishing or failure.
         self.move_from: Optional[Path] = None
         self.staging = self.out.with_name(f".{self.out.name}.partial")
         self._written: set = set()
@@ -299,11 +264,9 @@ class DatasetWriter:
         return resolved if self.move_from in resolved.parents else None
 
     def add_image(self, source: Path, category: str, split: str, specie: str) -> str:
-        """Copy an image (move it, out of our own extraction cache); return its relative path.
-
-        Moving is a rename on the same file system and never a hard link. A source added twice
-        is copied from where its first addition put it.
-        """
+        """Copy an image (move it, out of our own extraction cache: a rename on the same file system,
+        never a hard link, which Google Drive cannot hold); return its relative path.  A source
+        added twice is copied from where its first addition put it."""
         relative = f"{category}/{split}/{specie}/{source.name}"
         target = self._claim(relative)
         movable = self._movable(source)
@@ -331,11 +294,8 @@ class DatasetWriter:
         return self._add_binary(ignore, category, specie, image_relative, IGNORE_SUFFIX, "ignore mask")
 
     def report(self, key: str, value: Any, message: str) -> None:
-        """Record a finding the user must know: ``info[key] = value`` plus a line for ``info["report"]``.
-
-        Use it whenever files are dropped or merged or a choice is made from the data (which
-        split file was used, how a label value was read), so nothing happens silently.
-        """
+        """Record a finding the user must know (files dropped or merged, a choice made from the data):
+        ``info[key] = value`` plus a line for ``info["report"]``, so nothing happens silently."""
         if key in IDENTITY_KEYS or key == REPORT_KEY:
             raise ValueError(f"info key {key!r} is reserved; choose another name for the finding.")
         self.findings[key] = value
@@ -441,11 +401,10 @@ def run_conversion(
     """The skeleton every converter shares: skip if done, unpack, find the root, fill, publish.
 
     ``find_root(folder)`` returns the dataset's top folder inside the (extracted) raw input;
-    ``fill(root, writer)`` adds all files (reporting what it drops or decides through
-    :meth:`DatasetWriter.report`) and returns the category names in report order.  ``revision``
-    is bumped by a converter whose output changed, see :class:`DatasetWriter`.  An archive's
-    extraction cache is consumed (its images moved into ``out``, then deleted); ``consume=True``
-    treats a raw folder the same way, for callers that extracted it themselves.
+    ``fill(root, writer)`` adds all files (reporting what it drops or decides) and returns the
+    category names in report order.  ``revision``: see :class:`DatasetWriter`.  ``consume=True``
+    treats a raw folder like an archive's extraction cache (images moved into ``out``, then
+    deleted), for callers that extracted it themselves.
     """
     writer = DatasetWriter(out, dataset=dataset, options=options, overwrite=overwrite, revision=revision)
     if writer.done():

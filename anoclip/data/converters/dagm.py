@@ -1,20 +1,9 @@
 """DAGM 2007: ten synthetic texture classes with coarse elliptical defect labels.
 
-Raw layout (HCI Heidelberg release and its Kaggle mirror)::
-
-    <raw>/Class<N>/{Train,Test}/0001.PNG
-    <raw>/Class<N>/{Train,Test}/Label/0002_label.PNG    (one per defective image)
-    <raw>/Class<N>/{Train,Test}/Label/Labels.txt
-
-An image is defective when ``Label/<stem>_label.PNG`` exists.  The labels are ellipses drawn
-around each defect, not pixel masks, so pixel metrics on DAGM reward coarse maps; Bayes-PFL
-re-annotated DAGM by hand for that reason (their copy is not reproducible from the release).
-
-Split built here: ``train/good`` = the Train folder's defect-free images; ``test`` = every
-defective Test image plus, by default, as many defect-free Test images drawn with ``seed``
-(``normals="balanced"``, the balance Bayes-PFL / VCP-CLIP use); ``normals="all"`` keeps all.
-Defective Train images are not used (zero-shot methods never train on anomalies).
-``classes`` restricts the conversion to some classes (Bayes-PFL evaluates 1-5, 7 and 8).
+Raw layout: ``<raw>/Class<N>/{Train,Test}/<id>.PNG`` + ``.../Label/<id>_label.PNG`` (defective only).
+Split: ``train/good`` = Train's defect-free images; ``test`` = every defective Test image + as
+many defect-free Test images drawn with ``seed`` (``normals="balanced"``; ``"all"`` keeps all).
+Details, sources and what is assumed: data_scripts/README.md, DAGM 2007.
 """
 from __future__ import annotations
 

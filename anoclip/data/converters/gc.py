@@ -1,24 +1,11 @@
-"""GC: taken to be GC10-DET (steel plate surface defects, Lv et al., Sensors 2020) - boxes only.
+"""GC, taken to be GC10-DET (steel plate surface defects): boxes filled into masks.
 
-Which data set the zero-shot papers call "GC" could not be confirmed from their released code
-(see data_scripts/README.md); GC10-DET is the public steel-surface set with that name.
-
-Raw layout (Kaggle ``alex000kim/gc10det``)::
-
-    <raw>/<1..10>/img_*.jpg          (images, one folder per class; 2048x1000 grey)
-    <raw>/lable/img_*.xml            (PASCAL VOC boxes; the folder is spelled "lable")
-
-GC10-DET has bounding boxes, not masks: each box is filled into the mask, so pixel metrics
-measure box overlap and favour blobby maps.  Images without boxes (no XML file: the copy has
-2,294 XML files for 2,300 images) become ``test/good`` and are reported
-(``info["images_without_annotation"]``); there are essentially no normal images, so image-level
-metrics are undefined.  The defect type is the class of the largest box, named as in the paper.
-
-The same file name can sit in two class folders; boxes are keyed by file name, so the copies
-are one sample.  Third-party loaders keep one copy silently; here they are merged explicitly:
-the copy in the folder of its largest box's class is kept (else the one in the lowest-numbered
-folder), and every merge is reported with whether the copies were byte-identical
-(``info["merged_duplicates"]``).
+Raw layout (Kaggle ``alex000kim/gc10det``): ``<raw>/<1..10>/img_*.jpg`` + ``<raw>/lable/img_*.xml``
+(PASCAL VOC boxes; the folder is spelled "lable").
+Split: every image in ``test`` (no XML -> ``good``, reported); the defect type is the largest
+box's class.  Boxes are keyed by file name, so a name found in two class folders is one sample:
+the copy in its largest box's class folder is kept and the merge reported, never done silently.
+Details, sources and what is assumed (the identity of "GC"): data_scripts/README.md, GC.
 """
 from __future__ import annotations
 

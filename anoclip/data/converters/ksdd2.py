@@ -1,15 +1,9 @@
 """KolektorSDD2 (KSDD2): one production surface, pixel masks, official train/test folders.
 
-Raw layout (``KolektorSDD2.zip`` from https://www.vicos.si/resources/kolektorsdd2/)::
-
-    <raw>/{train,test}/10000.png
-    <raw>/{train,test}/10000_GT.png      (all-black for defect-free images)
-
-An image is defective when its ``_GT`` mask has any non-zero pixel.  Split built here:
-``train/good`` = defect-free train images; ``test`` = every defective test image (110 in the
-release) plus as many defect-free test images drawn with ``seed`` (``normals="balanced"``,
-the balance Bayes-PFL describes; their copy also random-crops, which is not reproduced) or all
-894 of them (``normals="all"``, the official test set).
+Raw layout (``KolektorSDD2.zip``): ``<raw>/{train,test}/<id>.png`` + ``<id>_GT.png`` (black if defect-free).
+Split: ``train/good`` = defect-free train images; ``test`` = every defective test image + as many
+defect-free test images drawn with ``seed`` (``normals="balanced"``; ``"all"``: the official 894).
+Details, sources and what is assumed: data_scripts/README.md, KSDD2.
 """
 from __future__ import annotations
 

@@ -1,27 +1,13 @@
 """MSD: mobile phone screen surface defects (oil, scratch, stain), PASCAL VOC segmentation.
 
-Raw layout (``MSD.zip`` from https://github.com/jianzhang96/MSD, a OneDrive/Baidu link; the
-authors' loader in jianzhang96/fdsnet calls the folder ``PKU_MSSDD``)::
-
-    <raw>/JPEGImages/<name>.jpg                      (1200 images, 1920x1080)
-    <raw>/SegmentationClass/<name>.png               (indices 0 bg, 1 oil, 2 scratch, 3 stain, 255 void)
-    <raw>/ImageSets/Segmentation/{train,val,test}.txt
-    <raw>/good/*.jpg                                 (optional: the 20 extra defect-free images of good.zip)
-
-Every MSD image shows a defect.  Split built here: the official ``test`` list (20 %, 240
-images) as anomalies, the defect type read from the mask's class indices (majority class);
-``split="all"`` takes all 1200.  The 20 defect-free images of ``good.zip`` (unpacked into
-``<raw>/good`` or passed as ``good=``) become ``test/good``; without them image-level metrics
-are undefined.  How VCP-CLIP sampled MSD could not be established.
-
-Value 255 is PASCAL VOC's "void" label, which the authors' loader maps to the loss's ignore
-index (``phone_voc.py``: ``target[target == 255] = -1``).  With ``void="ignore"`` (default) it
-is neither defect nor normal: the defect mask holds the class pixels only and the 255 pixels go
-to an ignore mask (``<stem>_ignore.png``, ``ignore_path`` in meta.json) that the metrics leave
-out.  The converter checks how 255 is used and reports it (``info["void"]``): as VOC borders
-(every 255 area touches a defect label), as free-standing regions (named), or as the only
-annotation of an image, which is then read as that image's defect (the data prove the
-convention wrong there).  ``void="defect"`` counts 255 as defect everywhere.
+Raw layout (``MSD.zip``): ``<raw>/{JPEGImages, SegmentationClass, ImageSets/Segmentation/<split>.txt}``
++ ``good.zip``'s images in ``<raw>/good/`` (or passed as ``good=``).
+Split: the images of the official ``test`` list (``split="all"``: all 1200) as anomalies, typed
+by the mask's majority class, + the 20 ``good.zip`` images as ``test/good``.
+Mask value 255 is VOC "void", which the authors' loader ignores; so with ``void="ignore"`` it
+goes to an ignore mask that the metrics leave out, except where 255 is an image's only label
+(then it is its defect).  How 255 is used is measured and reported (``info["void"]``).
+Details, sources and what is assumed: data_scripts/README.md, MSD.
 """
 from __future__ import annotations
 
@@ -201,11 +187,7 @@ def convert(
     overwrite: bool = False,
     cache: Optional[PathLike] = None,
 ) -> Path:
-    """Convert an MSD download (archive or folder) into ``out``; return ``out``.
-
-    ``void``: ``"ignore"`` (default) leaves the 255 pixels out of the metrics, ``"defect"``
-    counts them as defect (see the module docstring).
-    """
+    """Convert an MSD download (archive or folder) into ``out``; return ``out`` (``void``: module docstring)."""
     if split not in ("train", "val", "test", "all"):
         raise ValueError(f"split={split!r}: use 'test' (official test list), 'train', 'val' or 'all'.")
     if void not in VOID_MODES:

@@ -1,14 +1,8 @@
 """MVTec AD: already in the target layout; re-indexed by name and masks re-encoded.
 
-Raw layout (the official ``mvtec_anomaly_detection.tar.xz``)::
-
-    <raw>/<category>/train/good/000.png
-    <raw>/<category>/test/<defect|good>/000.png
-    <raw>/<category>/ground_truth/<defect>/000_mask.png
-
-The converter copies the tree (moves it, out of our own extraction cache), pairs masks by name
-and fails on a missing mask instead of pairing by sorted index as the original script did.
-Any subset of the 15 categories is accepted.
+Raw layout: ``<raw>/<category>/{train/good, test/<defect|good>, ground_truth/<defect>/<stem>_mask.png}``.
+Split: the official one.  Masks are paired by name (a missing one is an error), not by sorted index.
+Details, sources and what is assumed: data_scripts/README.md, MVTec AD.
 """
 from __future__ import annotations
 
@@ -42,11 +36,8 @@ def _fill(root: Path, writer: DatasetWriter) -> List[str]:
 
 def convert(raw: PathLike, out: PathLike, *, overwrite: bool = False, cache: Optional[PathLike] = None,
             consume: bool = False) -> Path:
-    """Convert an MVTec AD download (archive or folder) into ``out``; return ``out``.
-
-    ``consume=True`` says a raw *folder* is the package's own (as in :mod:`anoclip_book.samples`):
-    its images are moved into ``out`` and it is deleted afterwards.
-    """
+    """Convert an MVTec AD download (archive or folder) into ``out``; return ``out``.  ``consume=True``:
+    a raw *folder* is the package's own (as in :mod:`anoclip_book.samples`), moved into ``out``, then deleted."""
     return run_conversion(
         raw,
         out,

@@ -1,26 +1,11 @@
-"""Road: a road-crack segmentation set, read from an image folder and a mask folder.
+"""Road: a road-crack segmentation set (CrackForest by default), image folder + mask folder.
 
-Which road data set VCP-CLIP's "Road" is could not be established from the released code (see
-data_scripts/README.md); the converter therefore reads the two layouts public road-crack sets
-come in, with CrackForest (CFD) as the documented default:
-
-    <raw>/image/001.jpg + <raw>/groundTruth/001.mat      (CrackForest: MATLAB struct groundTruth.Segmentation)
-    <raw>/<images>/<name>.<ext> + <raw>/<masks>/<name>[_mask|_gt|_label].<ext>
-                                                         (CRACK500, DeepCrack, ... as image files)
-
-with ``<images>`` one of image(s)/img(s)/JPEGImages and ``<masks>`` one of groundTruth/gt/
-mask(s)/label(s)/annotation(s)/SegmentationClass.  Mask files are thresholded at ``threshold``
-(JPEG-compressed masks are not exactly 0/255).  All images go to ``test`` (``crack``, or
-``good`` when the mask is empty); crack sets have (almost) no crack-free images, so image-level
-metrics are usually undefined.
-
-What the real CrackForest repository holds (checked against cuilimeng/CrackForest-dataset):
-``image/`` has 155 JPEGs but ``groundTruth/`` only 118 files (001-118); 201-208 and 301-329 have
-no ground truth.  Images without ground truth cannot be evaluated: they are left out and
-reported by name (``info["unlabelled_images"]``).  ``Segmentation`` is a uint8 320x480 segment
-map: 1 is the road, 2 the cracks; 22 of the 118 files have further segments, 3 (pockets of
-road enclosed by cracks, up to 30 % of an image) and 4 (more thin cracks).  Crack pixels are
-therefore labels 2 and 4, not "label > 1"; the counts are reported (``info["mask_labels"]``).
+Raw layout: ``<raw>/image/<n>.jpg`` + ``<raw>/groundTruth/<n>.mat`` (CrackForest), or
+``<raw>/<images>/<name>.<ext>`` + ``<raw>/<masks>/<name>[_mask|_gt|_label].<ext>`` (other sets).
+Split: every labelled image in ``test`` (``crack``, or ``good`` when its mask is empty); images
+without ground truth are left out and reported (CrackForest has 37).  CrackForest's segment map
+has crack labels 2 *and* 4 (3 is road enclosed by cracks), so crack is not "label > 1".
+Details, sources and what is assumed (which set "Road" is): data_scripts/README.md, Road.
 """
 from __future__ import annotations
 
@@ -50,7 +35,7 @@ SPECIE = "crack"
 IMAGE_DIRS = ("image", "images", "img", "imgs", "jpegimages")
 MASK_DIRS = ("groundtruth", "gt", "mask", "masks", "label", "labels", "annotation", "annotations", "segmentationclass")
 EXPECTED = "an image folder (image/, images/, JPEGImages/) next to a mask folder (groundTruth/, masks/, gt/)"
-# CrackForest segment labels (see the module docstring for how they were established).
+# CrackForest segment labels (how they were established: data_scripts/README.md, Road).
 CRACKFOREST_ROAD, CRACKFOREST_CRACK, CRACKFOREST_ENCLOSED, CRACKFOREST_THIN_CRACK = 1, 2, 3, 4
 CRACKFOREST_CRACK_LABELS = (CRACKFOREST_CRACK, CRACKFOREST_THIN_CRACK)
 CRACKFOREST_LABELS = (CRACKFOREST_ROAD, CRACKFOREST_CRACK, CRACKFOREST_ENCLOSED, CRACKFOREST_THIN_CRACK)

@@ -1,17 +1,8 @@
-"""RSDDs: rail surface defects (Gan et al., IEEE TII 2017), two subsets, pixel masks.
+"""RSDDs: rail surface defects, two subsets (categories ``rail_type1``, ``rail_type2``), pixel masks.
 
-Raw layout (``RSDDs dataset``)::
-
-    <raw>/Type-I RSDDs dataset/Rail surface images/*.jpg      (67 images, 160x1000, express rail)
-    <raw>/Type-I RSDDs dataset/GroundTruth/*.jpg              (same names)
-    <raw>/Type-II RSDDs dataset/...                            (128 images, 55x1250, heavy-haul rail)
-
-Each subset becomes a category (``rail_type1``, ``rail_type2``).  Masks are paired by stem
-(whatever the extension) and binarised; the JPEG-compressed masks carry faint non-zero
-noise, so a pixel counts as defective above ``threshold`` (default 127) rather than above 0.
-Images with an empty mask go to ``test/good``; in the release every image shows a defect, so
-there are no normal images and image-level metrics are undefined.  Bayes-PFL / VCP-CLIP cut
-random crops to obtain defect-free ones; those crops are random and not reproduced here.
+Raw layout: ``<raw>/Type-{I,II} RSDDs dataset/{Rail surface images, GroundTruth}/<name>.jpg``.
+Split: every image in ``test``.  The JPEG masks carry faint noise, hence ``threshold`` (127), not 0.
+Details, sources and what is assumed: data_scripts/README.md, RSDD.
 """
 from __future__ import annotations
 

@@ -1,14 +1,8 @@
 """VisA: the official release plus its one-class split file ``split_csv/1cls.csv``.
 
-Raw layout (``VisA_20220922.tar``)::
-
-    <raw>/<object>/Data/Images/{Normal,Anomaly}/*.JPG
-    <raw>/<object>/Data/Masks/Anomaly/*.png          (palette / 0-1 PNGs)
-    <raw>/split_csv/1cls.csv                         (columns object, split, label, image, mask)
-
-The CSV decides everything: ``split`` train/test, ``label`` normal/anomaly, paths relative to
-the root.  VisA has no defect types, so anomalous images go to ``test/anomaly``.  Masks are
-binarised (any non-zero value -> 255).  Images stay JPEG.
+Raw layout: ``<raw>/<object>/Data/{Images/{Normal,Anomaly}, Masks/Anomaly}`` + ``<raw>/split_csv/1cls.csv``.
+Split: the CSV's (train/test, normal/anomaly); anomalies go to ``test/anomaly`` (no defect types).
+Details, sources and what is assumed: data_scripts/README.md, VisA.
 """
 from __future__ import annotations
 
