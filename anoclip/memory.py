@@ -90,7 +90,7 @@ class MemoryBank:
         ], dim=1).view(patches.shape[0], patches.shape[1], self.images)
         own = torch.tensor([[d == mine for d in self.digests] for mine in digests], device=queries.device)
         nearest = nearest.masked_fill(own[:, None, :], math.inf)  # never the image itself
-        count = min(self.closest(), self.images - int(own.any().item()))
+        count = min(self.closest(), int((~own).sum(dim=1).min()))  # copies of an image are the image too
         if count < 1:
             raise ValueError("The memory holds no image besides the one scored; add normal or unlabelled images.")
         return nearest.topk(count, dim=-1, largest=False).values.mean(dim=-1)

@@ -18,26 +18,21 @@ Adapters (``TTAConfig.adapter``), with x̂ = x / ‖x‖:
   normalised prompt embeddings, W ∈ R^{2K×D}: the token is re-expressed as a mix of prompts.
 * ``"linear"`` (official VisA): ``x' = ½ x + ½ (W x̂ + b)``, W ∈ R^{D×D}.
 
-Random draws. The official code re-initialises each image's adapter, and draws each step's noise,
-from the global random generator, so every image gets its own draw — and its result depends on
-the images processed before it. Here (``TTAConfig.draws="per-image"``, the faithful default) each
-image gets its own draw too, from a generator seeded by the config's seed and a digest of the
-image itself, so an image's result depends only on the image, the config and the seed: not on
-its batch, its position or what came before. (Batched matrix products round differently for
-different batch sizes; at the faithful settings that moves a probability by about 1e-6, against
-a TTA effect of about 1e-2 — see ``tests/test_tta.py``.) ``draws="shared"`` gives every image the same draw
-(one adapter initialisation and one noise sequence per seed) — the variant chapter 5 compares.
+Random draws (``TTAConfig.draws``): the official code draws each image's adapter and noise from
+the global generator, so a result depends on the images before it; here each image's draw is
+seeded by the config's seed and a digest of the image (``"per-image"``, faithful), so it depends
+only on the image, the config and the seed; ``"shared"`` gives every image the same draw.
 
-Fixes relative to the official code (spec §12): the optimiser state is reset with the adapter
-for every image (the official AdamW moments leaked from one image to the next). The images of a
-batch are adapted in parallel as independent adapters: weights carry a batch dimension, the loss
-is a *sum* of per-image losses, and AdamW acts elementwise, so one optimiser step updates every
-adapter exactly as if it were alone.
+Fixes relative to the official code (see ``book/provenance.md``): the optimiser state is reset
+with the adapter for every image (the official AdamW moments leaked from image to image). The
+images of a batch are adapted in parallel as independent adapters: weights carry a batch
+dimension, the loss is a *sum* of per-image losses and AdamW acts elementwise, so one step
+updates every adapter exactly as if it were alone (batched products round differently for
+other batch sizes: about 1e-6 in a probability, against a TTA effect of about 1e-2).
 
-Tiled images (the VisA protocol) train one adapter on all their tiles. The official VisA code
-computes the loss after upsampling each tile's logits to pixels and merging the tiles
-(``TTAConfig.tile_loss="merged-pixels"``, the default); ``"tokens"`` averages over the tiles'
-patch tokens instead (overlapping patches then count twice).
+Tiled images (the VisA protocol) train one adapter on all their tiles, with the loss on the
+merged, upsampled pixel logits as the official VisA code (``tile_loss="merged-pixels"``) or on
+the tiles' patch tokens (``"tokens"``).
 """
 from __future__ import annotations
 

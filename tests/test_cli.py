@@ -246,7 +246,8 @@ def error_lines(capsys):
 
 def one_image(folder, name="x.png", size=(40, 60)):
     folder.mkdir(exist_ok=True)
-    Image.fromarray((np.random.default_rng(1).random((*size, 3)) * 255).astype(np.uint8)).save(folder / name)
+    seed = sum(map(ord, name))  # different names, different pixels
+    Image.fromarray((np.random.default_rng(seed).random((*size, 3)) * 255).astype(np.uint8)).save(folder / name)
     return folder / name
 
 
@@ -337,3 +338,38 @@ def test_ctrl_c_anywhere_is_exit_130_and_one_line(tmp_path, capsys, monkeypatch)
     assert main(["bench", "--root", str(tmp_path), "--out", str(tmp_path / "o")]) == 130
     err = capsys.readouterr().err
     assert err.strip().endswith("anoclip: interrupted; rerun the same command to resume.") and "Traceback" not in err
+
+
+def test_localize_with_a_reference_folder_remembers_it_and_calibrates_the_same_way(tmp_path, capsys):
+    from anoclip.calibration import Thresholds
+
+    normal = tmp_path / "normal"
+    for index in range(9):
+        one_image(normal, f"{index}.png")
+    image = one_image(tmp_path / "imgs", "x.png")
+    out = tmp_path / "out"
+    assert main(["localize", str(image), "--class-name", "bottle", "--out", str(out), "--smoke", "--reference", str(normal),
+                 "--calibrate", str(normal), "--fpr", "0.1", "--fusion", "memory"]) == 0
+    assert "memory: 9 normal images" in capsys.readouterr().out
+    thresholds = Thresholds.load(out / "thresholds.json")
+    assert (thresholds.memory["kind"], thresholds.memory["images"], thresholds.memory["fusion"]) == ("normal", 9, "memory")
+    file = tmp_path / "t.json"  # thresholds made without the memory do not serve a run with it
+    assert main(["calibrate", str(normal), "--class-name", "bottle", "--fpr", "0.1", "--out", str(file), "--smoke"]) == 0
+    assert main(["localize", str(image), "--class-name", "bottle", "--out", str(tmp_path / "o2"), "--smoke",
+                 "--reference", str(normal), "--thresholds", str(file)]) == 2
+    assert "memory is None in the file" in capsys.readouterr().err
+
+
+def test_bench_protocol_flags(tmp_path, capsys):
+    from anoclip.data import make_synthetic_dataset
+
+    root = make_synthetic_dataset(tmp_path / "data", categories=("grid",), n_train=3)
+    out = tmp_path / "r"
+    assert main(["bench", "--root", str(root), "--out", str(out), "--smoke", "--shots", "2", "--shot-seed", "3"]) == 0
+    assert "(few-shot 2, fusion mean)" in capsys.readouterr().out
+    assert main(["bench", "--root", str(root), "--out", str(out), "--smoke", "--transductive"]) == 2
+    assert "protocol" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: one protocol at a time
+        main(["bench", "--root", str(root), "--out", str(out), "--shots", "2", "--transductive"])
+    assert main(["bench", "--root", str(root), "--out", str(tmp_path / "r2"), "--smoke", "--shots", "5"]) == 2
+    assert "has 3 normal training image(s); --shots 5 needs 5" in capsys.readouterr().err
