@@ -336,6 +336,8 @@ def test_figures_and_equations_are_numbered_like_the_site(context):
     assert context.targets.labels["fig-b2"] == ("book/02_b", "Figure 2.2")
     assert context.targets.labels["eq-b1"] == ("book/02_b", "(2.1)") and context.targets.labels["eq-b2"][1] == "(2.2)"
     assert context.targets.labels["fig-index"] == ("book/index", "Figure 1")
+    context.targets.add_document("book/later", ["```{figure} b.png\n:name: fig-later\n\nB.\n```"], False)
+    assert context.targets.labels["fig-later"] == ("book/later", "Figure 2")  # unnumbered pages count on together
     text = myst.convert("See {numref}`fig-b2`, {numref}`Fig. {number} <fig-b1>`, {numref}`fig-a1`, {eq}`eq-b1` and "
                         "{eq}`eq-a1`.", context)
     assert text == ("See Figure 2.2, Fig. 2.1, [Figure 1.1](site:book/01_a#fig-a1), (2.1) and "

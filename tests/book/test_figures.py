@@ -4,6 +4,7 @@ The static checks read the sources; one test builds a two-page book with Jupyter
 execution: the notebook carries its outputs) to check what anoclip_book.cell_figures makes of a
 code cell's figure metadata, and that an uncaptioned figure fails a ``-W`` build.
 """
+import base64
 import json
 import re
 import subprocess
@@ -119,6 +120,9 @@ parts:
     numbered: 1
     chapters:
       - file: chapter
+  - caption: Back matter
+    chapters:
+      - file: back
 """
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
 
@@ -145,7 +149,10 @@ def table():
 def build(folder: Path, cells) -> subprocess.CompletedProcess:
     (folder / "_config.yml").write_text(CONFIG)
     (folder / "_toc.yml").write_text(TOC)
-    (folder / "intro.md").write_text("# Intro\n\nSee {numref}`fig-two` and {eq}`eq-one`.\n")
+    (folder / "pixel.png").write_bytes(base64.b64decode(PNG))
+    (folder / "intro.md").write_text("# Intro\n\nSee {numref}`fig-two`, {eq}`eq-one` and {numref}`fig-intro`.\n\n"
+                                     "```{figure} pixel.png\n:name: fig-intro\n\nA drawn figure.\n```\n")
+    (folder / "back.md").write_text("# Back\n\n{numref}`fig-back`\n\n```{figure} pixel.png\n:name: fig-back\n\nAnother.\n```\n")
     (folder / "chapter.ipynb").write_text(json.dumps(notebook(cells)))
     env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'book'}", "PATH": str(Path(sys.executable).parent)}
     return subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(folder), "-W", "-n", "--keep-going"],
@@ -175,6 +182,22 @@ def test_a_captioned_cell_becomes_one_numbered_figure_and_its_table_stays_outsid
     assert "<table" not in figures[1][1] and "<table" in html
     intro = (page.parent / "intro.html").read_text()
     assert "Figure 1.2" in intro and "(1.1)" in intro
+
+
+def test_the_editions_number_figures_and_equations_as_sphinx_does(built):
+    """Chapter figures count per chapter; those of unnumbered pages count on together in toc order."""
+    result, page = built
+    folder = page.parents[2]
+    labels = notebooks.targets(folder).labels
+    site = {}
+    for html in (page.parent / name for name in ("intro.html", "chapter.html", "back.html")):
+        text = html.read_text()
+        site.update(re.findall(r'<figure[^>]*id="(fig-[\w-]+)"[^>]*>.*?<span class="caption-number">([^<]*?)\s*</span>', text, re.S))
+        site.update((label, f"({number})") for label, number in
+                    re.findall(r'id="equation-(eq-[\w-]+)".*?<span class="eqno">\(([^)]*)\)', text, re.S))
+    assert site == {"fig-intro": "Figure 1", "fig-one": "Figure 1.1", "fig-two": "Figure 1.2", "fig-back": "Figure 2",
+                    "eq-one": "(1.1)"}
+    assert {label: labels[label][1] for label in site} == site
 
 
 def test_a_figure_without_a_caption_fails_the_build(tmp_path):

@@ -73,18 +73,22 @@ class Targets:
     titles: Dict[str, str] = field(default_factory=dict)
     notebooks: set = field(default_factory=set)
     labels: Dict[str, Tuple[str, str]] = field(default_factory=dict)
+    # Sphinx counts the figures (and equations) of all unnumbered pages together, in the order
+    # of the table of contents: the welcome page's are Figure 1 and 2, an assignment's Figure 3.
+    _unnumbered: Dict[str, int] = field(default_factory=lambda: {"figure": 0, "equation": 0})
 
     def add_document(self, docname: str, parts: Sequence[Union[str, CellFigure]], notebook: bool,
                      chapter: Optional[int] = None) -> None:
         """Register a document's title, exercises, targets, figures and labelled equations.
 
         ``parts`` are its markdown cells and the figures of its code cells, in page order;
-        ``chapter`` is its number in the table of contents (None: not numbered).
+        ``chapter`` is its number in the table of contents (None: not numbered). Documents are
+        added in the order of the table of contents.
         """
         if notebook:
             self.notebooks.add(docname)
         number = 0
-        figures = equations = 0
+        figures, equations = (0, 0) if chapter is not None else (self._unnumbered["figure"], self._unnumbered["equation"])
         for part in parts:
             if isinstance(part, CellFigure):
                 figures += 1
@@ -112,6 +116,8 @@ class Targets:
                 if target:
                     heading = next((l.lstrip("#").strip() for l in lines[index + 1:] if l.startswith("#")), target["label"])
                     self.labels[target["label"]] = (docname, heading)
+        if chapter is None:
+            self._unnumbered.update(figure=figures, equation=equations)
 
 
 @dataclass
