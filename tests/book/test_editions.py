@@ -298,16 +298,21 @@ def test_the_editions_build_with_another_repository(tmp_path):
 @pytest.fixture
 def context(settings):
     found = myst.Targets()
-    found.add_document("book/01_a", ["# 1. First\n\n(sec-x)=\n## Section X\n", "```{exercise}\n:label: ex-a\n\nDo.\n```"], True)
-    found.add_document("book/index", ["# Index page"], False)
+    found.add_document("book/01_a", ["# First\n\n(sec-x)=\n## Section X\n", "```{exercise}\n:label: ex-a\n\nDo.\n```",
+                                     myst.CellFigure("fig-a1", "A *plot*."), "$$ a = 1 $$ (eq-a1)"], True, chapter=1)
+    found.add_document("book/index", ["# Index page", "```{figure} pic.png\n:name: fig-index\n\nA picture.\n```"], False)
+    found.add_document("book/02_b", ["# Second", "```{figure} figures/x.svg\n:name: fig-b1\n\nOne.\n```",
+                                     myst.CellFigure("fig-b2", "Two, with $x^2$."), "$$\nb = 2\n$$ (eq-b1)",
+                                     "```{math}\n:label: eq-b2\nc = 3\n```"], True, chapter=2)
     bib = Bibliography(ROOT / "references.bib", settings.site_page("book/bibliography"))
-    return myst.Context("book/02_b", "book/02_b.ipynb", found, bib, lambda d: f"colab:{d}", lambda d, a: f"site:{d}#{a}")
+    return myst.Context("book/02_b", "book/02_b.ipynb", found, bib, lambda d: f"colab:{d}", lambda d, a: f"site:{d}#{a}",
+                        file_link=lambda path: f"raw:{path}")
 
 
 def test_roles_become_links_and_text(context):
     text = myst.convert("See {doc}`01_a`, {doc}`the index <index>`, {ref}`ex-a`, {ref}`that <sec-x>` and "
                         "{cite:p}`deng2023anovl,radford2021clip`; {cite:t}`bergmann2021mvtec` {glue:text}`n:.2f`.", context)
-    assert "[1. First](colab:book/01_a)" in text and "[the index](site:book/index#)" in text
+    assert "[1. First](colab:book/01_a)" in text and "[the index](site:book/index#)" in text  # numbered like the toc
     assert "[Exercise 1](site:book/01_a#ex-a)" in text and "[that](site:book/01_a#sec-x)" in text
     assert "([Deng et al., 2023](https://arxiv.org/abs/2308.15939); [Radford et al., 2021](" in text
     assert "[Bergmann et al. (2021)](" in text and "**[n]**" in text and context.glue_formats == {"n": [".2f"]}
@@ -326,9 +331,59 @@ def test_code_is_left_alone_and_directives_are_rendered(context):
     assert ":label:" not in text and ":class:" not in text
 
 
+def test_figures_and_equations_are_numbered_like_the_site(context):
+    """Chapter 2's figures and labelled equations count in page order, code-cell figures included;
+    a reference to another page links to it there; an unnumbered page counts without a prefix."""
+    assert context.targets.labels["fig-b1"] == ("book/02_b", "Figure 2.1")
+    assert context.targets.labels["fig-b2"] == ("book/02_b", "Figure 2.2")
+    assert context.targets.labels["eq-b1"] == ("book/02_b", "(2.1)") and context.targets.labels["eq-b2"][1] == "(2.2)"
+    assert context.targets.labels["fig-index"] == ("book/index", "Figure 1")
+    context.targets.add_document("book/later", ["```{figure} b.png\n:name: fig-later\n\nB.\n```"], False)
+    assert context.targets.labels["fig-later"] == ("book/later", "Figure 2")  # unnumbered pages count on together
+    text = myst.convert("See {numref}`fig-b2`, {numref}`Fig. {number} <fig-b1>`, {numref}`fig-a1`, {eq}`eq-b1` and "
+                        "{eq}`eq-a1`.", context)
+    assert text == ("See Figure 2.2, Fig. 2.1, [Figure 1.1](site:book/01_a#fig-a1), (2.1) and "
+                    "[(1.1)](site:book/01_a#eq-a1).")
+
+
+def test_a_figure_becomes_an_image_and_its_numbered_caption(context):
+    text = myst.convert("```{figure} figures/x.svg\n:name: fig-b1\n:width: 100%\n:alt: A \"box\".\n\nOne, see {eq}`eq-b1`.\n```",
+                        context)
+    assert '<img src="raw:book/figures/x.svg" alt="A &quot;box&quot;.">' in text
+    assert "**Figure 2.1.** One, see (2.1)." in text and ":name:" not in text and ":width:" not in text
+
+
+def test_labelled_equations_carry_their_number_as_a_tag(context):
+    assert myst.convert("$$\nb = 2\n$$ (eq-b1)", context) == "$$\nb = 2\n \\tag{2.1} $$"
+    assert myst.convert("  $$ b = 2 $$ (eq-b1)", context) == "  $$ b = 2 \\tag{2.1} $$"
+    assert myst.convert("```{math}\n:label: eq-b2\nc = 3\n```", context) == "$$\nc = 3 \\tag{2.2}\n$$"
+    assert myst.caption_cell(myst.CellFigure("fig-b2", "Two, with $x^2$."), context) == "**Figure 2.2.** Two, with $x^2$."
+
+
+def test_code_cell_figures_get_their_caption_under_them_in_the_colab_edition(editions):
+    """Every captioned code cell of the sources is followed by its numbered caption, and the site's
+    figures in markdown become images of the SVG sources in the repository."""
+    for document in names("chapters"):
+        built = cells(editions["out"] / "colab" / f"{document.docname}.ipynb")
+        sources = [c for c in cells(document.path, "code") if notebooks.cell_figure(c)]
+        for source in sources:
+            index = next(i for i, c in enumerate(built) if c.cell_type == "code" and c.source == source.source)
+            caption = built[index + 1]
+            assert caption.cell_type == "markdown" and re.match(r"\*\*Figure \d+(\.\d+)?\.\*\* \S", caption.source), caption.source
+        for cell in cells(document.path, "markdown"):
+            for path in re.findall(r"```\{figure\} (\S+)", cell.source):
+                assert (document.path.parent / path).is_file(), path
+                assert any(f"/book/{path}\"" in c.source for c in built if c.cell_type == "markdown"), path
+    titles = {d.docname: cells(editions["out"] / "colab" / f"{d.docname}.ipynb", "markdown")[0].source.splitlines()[0]
+              for d in names("chapters")}
+    assert titles["book/02_value_wise_attention"].startswith("# 2. ") and titles["book/00_welcome"].startswith("# AnoCLIP")
+
+
 @pytest.mark.parametrize("source, message", [
-    ("{numref}`fig-1`", "the role {numref}`fig-1` has no Colab rendering"),
-    ("```{figure} x.png\n```", "the directive {figure} has no Colab rendering"),
+    ("{numref}`fig-1`", "no figure of the book is labelled 'fig-1'"),
+    ("{eq}`fig-b1`", "no equation of the book is labelled 'fig-b1'"),
+    ("```{figure} x.png\n\nNo name.\n```", "the figure 'x.png' has no :name:"),
+    ("```{glossary}\n```", "the directive {glossary} has no Colab rendering"),
     ("{doc}`nowhere`", "not a page of the book"),
     ("{ref}`missing`", "no exercise or target is labelled 'missing'"),
     ("{cite:p}`nokey`", "the citation key 'nokey' is not in"),

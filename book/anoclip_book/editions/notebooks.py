@@ -6,16 +6,17 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Union
 
 from .citations import Bibliography
-from .myst import Context, Targets, convert
+from .myst import CellFigure, Context, Targets, caption_cell, convert
 from .settings import Settings
 
 TOC_FILE = "_toc.yml"
 SETUP_TAG = "colab-setup"  # the source's placeholder cell the editions replace with their setup cells
 SITE_ONLY_TAGS = ("remove-cell", "skip-execution")  # what only the site's build needs
 ASSIGNMENT_CONFIG = "# ASSIGNMENT CONFIG"
+FIGURE_KEY = "figure"  # a code cell's caption and name (anoclip_book.cell_figures)
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
@@ -29,6 +30,7 @@ class Document:
 
     docname: str  # "book/03_prompt_design"
     path: Path
+    chapter: Optional[int] = None  # its number in the table of contents, if its part is numbered
 
     @property
     def notebook(self) -> bool:
@@ -59,26 +61,36 @@ def write(nb, path: Path) -> Path:
 
 
 def documents(root: Path) -> List[Document]:
-    """Every page of ``_toc.yml`` (jb-book format), in order, with its source file."""
+    """Every page of ``_toc.yml`` (jb-book format), in order, with its source file.
+
+    The chapters of a part marked ``numbered`` get their numbers as Jupyter Book gives them
+    (counting on across parts, ``use_multitoc_numbering``); their sections and every other page
+    get none.
+    """
     import yaml
 
     toc = yaml.safe_load((root / TOC_FILE).read_text(encoding="utf-8"))
+    counter = iter(range(1, 10_000))
 
-    def walk(entries) -> Iterator[str]:
+    def walk(entries, numbered: bool = False, top: bool = True) -> Iterator[tuple]:
         for entry in entries or []:
             if "file" in entry:
-                yield entry["file"]
-            yield from walk(entry.get("sections"))
-            yield from walk(entry.get("chapters"))
+                yield entry["file"], next(counter) if numbered and top else None
+            yield from walk(entry.get("sections"), numbered, top=False)
+            yield from walk(entry.get("chapters"), numbered, top)
 
-    names = [toc["root"], *walk(toc.get("parts")), *walk(toc.get("chapters"))]
+    def parts() -> Iterator[tuple]:
+        for part in toc.get("parts") or []:
+            yield from walk(part.get("chapters"), bool(part.get("numbered")))
+
+    names = [(toc["root"], None), *parts(), *walk(toc.get("chapters"), bool(toc.get("numbered")))]
     found = []
-    for name in names:
+    for name, chapter in names:
         name = name.removesuffix(".ipynb").removesuffix(".md")
         path = next((root / f"{name}{suffix}" for suffix in (".ipynb", ".md") if (root / f"{name}{suffix}").is_file()), None)
         if path is None:
             raise SourceError(f"{root / TOC_FILE} lists {name!r}, but neither {name}.ipynb nor {name}.md exists.")
-        found.append(Document(name, path))
+        found.append(Document(name, path, chapter))
     return found
 
 
@@ -88,12 +100,27 @@ def markdown_texts(document: Document) -> List[str]:
     return [cell.source for cell in read(document.path).cells if cell.cell_type == "markdown"]
 
 
+def cell_figure(cell) -> Optional[CellFigure]:
+    """The figure a code cell's metadata names and captions, if any."""
+    spec = cell.get("metadata", {}).get(FIGURE_KEY) if cell.cell_type == "code" else None
+    return CellFigure(str(spec["name"]), str(spec["caption"])) if spec else None
+
+
+def page_parts(document: Document) -> List[Union[str, CellFigure]]:
+    """A page's markdown cells and its code cells' figures, in page order (what numbering counts)."""
+    if not document.notebook:
+        return markdown_texts(document)
+    cells = read(document.path).cells
+    return [cell.source if cell.cell_type == "markdown" else cell_figure(cell) for cell in cells
+            if cell.cell_type == "markdown" or cell_figure(cell)]
+
+
 def targets(root: Path, docs: Optional[Sequence[Document]] = None) -> Targets:
-    """Titles, exercise labels and targets of every page (``docs``: :func:`documents` of ``root``,
-    when the caller has them); notebooks are Colab-edition pages."""
+    """Titles, exercise labels, targets, figures and equations of every page (``docs``:
+    :func:`documents` of ``root``, when the caller has them); notebooks are Colab-edition pages."""
     found = Targets()
     for document in documents(root) if docs is None else docs:
-        found.add_document(document.docname, markdown_texts(document), document.notebook)
+        found.add_document(document.docname, page_parts(document), document.notebook, document.chapter)
     return found
 
 
@@ -105,6 +132,7 @@ def context(root: Path, settings: Settings, document: Document, found: Targets, 
         bibliography=bibliography,
         notebook_link=lambda docname: settings.colab_url(f"{docname}.ipynb"),
         page_link=settings.site_page,
+        file_link=settings.raw_url,
     )
 
 
@@ -112,18 +140,28 @@ def bibliography(root: Path, settings: Settings) -> Bibliography:
     return Bibliography(root / settings.bibfile, settings.site_page("book/bibliography"))
 
 
+def _tidy(markdown: str) -> str:
+    return re.sub(r"\n{3,}", "\n\n", markdown).strip("\n")
+
+
 def convert_cells(nb, ctx: Context) -> None:
-    """Rewrite MyST in markdown cells, drop site-only cells, clear outputs (in place)."""
+    """Rewrite MyST in markdown cells, drop site-only cells, clear outputs, and put each code
+    cell's figure caption under it, numbered like the site's (in place)."""
+    import nbformat
+
     kept = []
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "remove-cell" in tags and SETUP_TAG not in tags:
             continue
         if cell.cell_type == "markdown":
-            cell.source = re.sub(r"\n{3,}", "\n\n", convert(cell.source, ctx)).strip("\n")
+            cell.source = _tidy(convert(cell.source, ctx))
+        kept.append(cell)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-        kept.append(cell)
+            figure = cell_figure(cell)
+            if figure:
+                kept.append(nbformat.v4.new_markdown_cell(_tidy(caption_cell(figure, ctx))))
     nb.cells = kept
 
 
@@ -145,6 +183,13 @@ def title_index(nb, where: str) -> int:
                 raise SourceError(f"{where}: the first markdown cell must start with the '# ' title line.")
             return index
     raise SourceError(f"{where}: no markdown cell with a title.")
+
+
+def number_title(nb, document: Document, where: str) -> None:
+    """"# CLIP sees ..." → "# 1. CLIP sees ...": the number the site's table of contents gives it."""
+    if document.chapter is not None:
+        cell = nb.cells[title_index(nb, where)]
+        cell.source = f"# {document.chapter}. {cell.source[2:]}"
 
 
 def add_badge(nb, url: str, where: str) -> None:
@@ -172,7 +217,8 @@ def colab_metadata(nb) -> None:
 
 def make_colab_ready(nb, settings: Settings, document: Document, cells: list, where: str) -> None:
     """What every Colab notebook of an edition gets (in place): ``cells`` in place of the setup
-    placeholder, the launch badge, Colab's notebook metadata."""
+    placeholder, the chapter's number in its title, the launch badge, Colab's notebook metadata."""
     replace_setup_cell(nb, cells, where)
+    number_title(nb, document, where)
     add_badge(nb, settings.colab_url(f"{document.docname}.ipynb"), where)
     colab_metadata(nb)

@@ -60,6 +60,11 @@ class Settings:
         """A source file on GitHub, at the ref the package is installed from."""
         return f"{self.repository}/blob/{self.package_ref}/{path}"
 
+    def raw_url(self, path: str) -> str:
+        """A repository file's raw address at the ref the package is installed from: what an
+        ``<img>`` in Colab's Markdown loads (the SVG figures of the book)."""
+        return f"https://raw.githubusercontent.com/{self.owner}/{self.name}/{self.package_ref}/{path}"
+
     def site_page(self, docname: str, anchor: str = "") -> str:
         """The rendered site's page of ``docname`` (``book/bibliography``), optionally at an anchor."""
         return f"{self.site_url}{docname}.html" + (f"#{anchor}" if anchor else "")
