@@ -30,8 +30,9 @@ RESIZE_MODES: Tuple[str, ...] = ("square", "tiles")
 RESOLUTIONS: Tuple[str, ...] = ("official", "native")
 #: How a memory's score joins the zero-shot one (:mod:`anoclip.memory`): WinCLIP+'s mean, or the memory alone.
 FUSIONS: Tuple[str, ...] = ("mean", "memory")
-#: What a method saw besides the test image (method cards, and the published numbers of the book).
-SUPERVISION: Tuple[str, ...] = ("training-free", "auxiliary-data", "test-batch")
+#: What a method saw besides the test image: the protocol every table of numbers is labelled with
+#: (method cards, benchmark results, the published numbers of the book).
+PROTOCOLS: Tuple[str, ...] = ("per-image training-free", "few-normal-shot", "transductive", "auxiliary-trained")
 
 #: The five MVTec AD categories whose prompts use the texture/surface domain words.
 MVTEC_TEXTURES: FrozenSet[str] = frozenset({"carpet", "grid", "leather", "tile", "wood"})

@@ -17,7 +17,7 @@ from anoclip.methods.last_block import encode_last_block
 from anoclip.methods.vv import surgery_start
 from anoclip.methods.winclip import WinCLIPLocalizer, harmonic_aggregation, window_indices
 from anoclip.prompts import build_sentences
-from anoclip.config import SUPERVISION
+from anoclip.config import PROTOCOLS
 from test_encoder import PackedAttention, with_attention
 
 EXPECTED_METHODS = ["anoclip", "clip-global", "clip-patch", "maskclip", "vv", "sclip", "clearclip", "winclip"]
@@ -127,11 +127,11 @@ def test_every_method_has_an_identity_card():
     bib = REFERENCES_BIB.read_text()
     rows = method_table()
     assert [row[0] for row in rows] == EXPECTED_METHODS
-    assert METHOD_TABLE_COLUMNS == ("name", "title", "paper", "changes", "supervision")
+    assert METHOD_TABLE_COLUMNS == ("name", "title", "paper", "changes", "protocol")
     for row, (name, info) in zip(rows, available_methods().items()):
         assert isinstance(info, MethodInfo) and info.name == name
         assert row == astuple(info)
-        assert info.supervision in SUPERVISION and info.supervision == "training-free"
+        assert info.protocol in PROTOCOLS and info.protocol == "per-image training-free"
         assert f"{{{info.paper}," in bib, f"{name}: citation key {info.paper} missing from references.bib"
         assert info.title and len(info.changes) > 20
 

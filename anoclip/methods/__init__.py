@@ -16,7 +16,7 @@ from .dual_path import DualPathLocalizer
 from . import anoclip  # noqa: F401  (registers "anoclip" first)
 from . import clip_global, clip_patch, maskclip, vv, sclip, clearclip, winclip  # noqa: F401,E401
 
-METHOD_TABLE_COLUMNS: Tuple[str, ...] = ("name", "title", "paper", "changes", "supervision")
+METHOD_TABLE_COLUMNS: Tuple[str, ...] = ("name", "title", "paper", "changes", "protocol")
 
 
 def method_table() -> List[Tuple[str, str, str, str, str]]:

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from .. import scoring
 from ..encoder import ImageEncoding
-from ..config import SUPERVISION
+from ..config import PROTOCOLS
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class MethodInfo:
         title: human-readable name with venue.
         paper: citation key / reference.
         changes: one sentence on exactly what the method changes relative to vanilla CLIP.
-        supervision: one of :data:`anoclip.config.SUPERVISION` — "training-free",
+        protocol: one of :data:`anoclip.config.PROTOCOLS` — "per-image training-free",
             "auxiliary-data" (trained on other labelled data) or "test-batch" (uses the other
             unlabelled test images).
     """
@@ -47,11 +47,11 @@ class MethodInfo:
     title: str
     paper: str
     changes: str
-    supervision: str = "training-free"
+    protocol: str = "per-image training-free"
 
     def __post_init__(self) -> None:
-        if self.supervision not in SUPERVISION:
-            raise ValueError(f"supervision={self.supervision!r} is not one of {SUPERVISION}.")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol={self.protocol!r} is not one of {PROTOCOLS}.")
 
 
 @dataclass(frozen=True)

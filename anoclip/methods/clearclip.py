@@ -34,7 +34,7 @@ class ClearCLIPLocalizer(LastBlockLocalizer):
         paper="lan2024clearclip",
         changes="In the last block, q-q attention replaces q-k attention, and the residual "
         "connection and the FFN are dropped.",
-        supervision="training-free",
+        protocol="per-image training-free",
     )
     attention = "q-q"
     residual: bool = False

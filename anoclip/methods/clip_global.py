@@ -31,7 +31,7 @@ class CLIPGlobalLocalizer(Localizer):
         title="CLIP image score as a constant map (Radford et al., ICML 2021)",
         paper="radford2021clip",
         changes="No localization: each image's CLS abnormal probability is copied to all its patches.",
-        supervision="training-free",
+        protocol="per-image training-free",
     )
     has_patch_tokens = False
 

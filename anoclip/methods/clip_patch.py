@@ -28,7 +28,7 @@ class CLIPPatchLocalizer(DualPathLocalizer):
         title="CLIP patch tokens (Radford et al., ICML 2021)",
         paper="radford2021clip",
         changes="Nothing: the last block's q-k patch tokens through ln_post and proj.",
-        supervision="training-free",
+        protocol="per-image training-free",
     )
 
     def vv_start(self, visual: VisionTransformer) -> None:

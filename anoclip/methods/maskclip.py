@@ -39,7 +39,7 @@ class MaskCLIPLocalizer(LastBlockLocalizer):
         paper="zhou2022maskclip",
         changes="In the last block, each token attends only to itself (q-k attention replaced by "
         "the identity, so the value embeddings go straight through out_proj); residual and FFN kept.",
-        supervision="training-free",
+        protocol="per-image training-free",
     )
     attention = "identity"
     residual: bool = True

@@ -35,7 +35,7 @@ class SCLIPLocalizer(LastBlockLocalizer):
         paper="wang2024sclip",
         changes="In the last block, q-k attention is replaced by correlative self-attention "
         "softmax(q qᵀ/√d) + softmax(k kᵀ/√d); residual and FFN kept.",
-        supervision="training-free",
+        protocol="per-image training-free",
     )
     attention = "q-q+k-k"
     residual: bool = True

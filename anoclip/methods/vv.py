@@ -48,7 +48,7 @@ class VVLocalizer(DualPathLocalizer):
         paper="li2023clipsurgery",
         changes="Adds a parallel value-value attention path (no FFN) to the blocks from `start` on "
         "(default: the last six) and takes its patch tokens; the original path is untouched.",
-        supervision="training-free",
+        protocol="per-image training-free",
     )
     start: Optional[int] = None
 

@@ -131,7 +131,7 @@ class WinCLIPLocalizer(Localizer):
         changes="Vanilla CLIP re-run on every 2×2 and 3×3 window of patch tokens; window scores "
         "(T = 0.07, its own prompt ensemble) spread to patches and combined with the image score "
         "by harmonic means.",
-        supervision="training-free",
+        protocol="per-image training-free",
     )
     paper_config = {
         "prompts": "winclip", "temperature": WINCLIP_TEMPERATURE, "ensemble": "mean-then-normalize", "image_views": 1,

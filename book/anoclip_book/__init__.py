@@ -30,13 +30,13 @@ from .pages import (
     rehearsal_mode, set_glue_formats, setup_figures, table, tidy,
 )
 from .plans import (
-    CPU_BASELINE_IMAGES, PROVENANCE_FILE, BenchPlan, CommittedRun, RecordedRun, bench_plans, choose_plan,
+    CPU_BASELINE_IMAGES, PROTOCOL_ROWS, PROVENANCE_FILE, BenchPlan, CommittedRun, RecordedRun, bench_plans, choose_plan,
     committed_runs, comparable_metric, export_run, hardware, read_bench_folder, read_provenance, run_provenance,
     source_revision, write_provenance,
 )
 
 __all__ = [
-    "BANNER_INCHES", "CPU_BASELINE_IMAGES", "DRIVE_FOOTPRINT", "PROVENANCE_FILE", "REHEARSAL_BANNER", "SMOKE_BANNER",
+    "BANNER_INCHES", "CPU_BASELINE_IMAGES", "DRIVE_FOOTPRINT", "PROTOCOL_ROWS", "PROVENANCE_FILE", "REHEARSAL_BANNER", "SMOKE_BANNER",
     "BenchPlan", "CommittedRun", "RecordedRun", "add_figure_banner", "add_smoke_banner", "autocast_choice",
     "bench_plans", "benchmark_results", "choose_plan", "colab_setup", "committed_runs", "comparable_metric",
     "cuda_capability", "data_dir", "enable_colab_widgets", "export_run", "figure_banner", "glue", "gpu_report",

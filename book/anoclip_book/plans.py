@@ -26,14 +26,18 @@ from .pages import rehearsal_mode
 
 #: Images per MVTec AD category the baselines see under the CPU plan (see :func:`bench_plans`).
 CPU_BASELINE_IMAGES = 5
+#: The rows beyond zero-shot AnoCLIP (chapter 8): a memory of 1 or 4 normal training images per
+#: category, and transductive scoring, each as ``BenchSetting.create`` options.
+PROTOCOL_ROWS = (("few-shot 1", {"shots": 1}), ("few-shot 4", {"shots": 4}), ("transductive", {"transductive": True}))
 
 
 @dataclass(frozen=True)
 class BenchPlan:
     """What chapter 6 runs on this machine.
 
-    ``datasets`` get AnoCLIP and AnoCLIP+ on every test image; the training-free baselines run on
-    ``baseline_datasets``, on at most ``baseline_limit`` images per category (None: all).
+    ``datasets`` get AnoCLIP and AnoCLIP+ on every test image, and AnoCLIP under each of
+    :data:`PROTOCOL_ROWS` (few-shot 1 and 4, transductive) on every test image; the training-free
+    baselines run on ``baseline_datasets``, on at most ``baseline_limit`` images per category (None: all).
     """
 
     name: str
@@ -51,8 +55,9 @@ class BenchPlan:
         baselines = ", ".join(get_dataset(name).title for name in self.baseline_datasets)
         limit = "every test image" if self.baseline_limit is None else (
             f"{self.baseline_limit} test images per category (alternately anomalous and normal)")
-        return (f"**{self.title}**: AnoCLIP and AnoCLIP+ on every test image of {names} (those prepared on this "
-                f"machine); the training-free baselines on {baselines}, {limit}. {self.why}")
+        protocols = ", ".join(label for label, _ in PROTOCOL_ROWS)
+        return (f"**{self.title}**: AnoCLIP and AnoCLIP+, and AnoCLIP {protocols}, on every test image of {names} "
+                f"(those prepared on this machine); the training-free baselines on {baselines}, {limit}. {self.why}")
 
 
 def bench_plans() -> Dict[str, BenchPlan]:

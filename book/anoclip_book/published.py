@@ -6,7 +6,7 @@ with its source, so that every value in a comparison table can be traced to a UR
 numbers are never stored here: they are computed.
 
 Columns: ``method, dataset, metric, value, kind, source, source_url, backbone, resolution,
-supervision, note``.  ``value`` is in percent, as published.  ``metric`` uses the names of
+protocol, note``.  ``value`` is in percent, as published.  ``metric`` uses the names of
 :mod:`anoclip.metrics`; when a paper's PRO is the cflow-style variant (or its definition is
 unknown) the ``note`` says so, because it is not comparable with the MVTec AUPRO.
 """
@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Optional
 
-from anoclip.config import SUPERVISION
+from anoclip.config import PROTOCOLS
 from anoclip.data.registry import BENCHMARK_DATASETS as DATASETS
 from anoclip.metrics import METRICS
 
-__all__ = ["PublishedDataError", "PublishedNumber", "load_published", "METRICS", "DATASETS", "SUPERVISION"]
+__all__ = ["PublishedDataError", "PublishedNumber", "load_published", "METRICS", "DATASETS", "PROTOCOLS"]
 
 COLUMNS = ("method", "dataset", "metric", "value", "kind", "source", "source_url", "backbone",
-           "resolution", "supervision", "note")
+           "resolution", "protocol", "note")
 KINDS = ("paper", "reproduction")
 
 
@@ -38,7 +38,7 @@ class PublishedNumber:
     """One published number.
 
     ``kind`` is ``"paper"`` when the method's authors report it and ``"reproduction"`` when
-    someone else ran the method.  ``supervision`` says what the method saw besides the test
+    someone else ran the method.  ``protocol`` says what the method saw besides the test
     image: nothing (``training-free``), other labelled datasets (``auxiliary-data``) or the other
     unlabelled test images of the category (``test-batch``, transductive).  ``resolution`` is the
     evaluation side length in pixels, or None when the source does not say.
@@ -53,7 +53,7 @@ class PublishedNumber:
     source_url: str
     backbone: str
     resolution: Optional[int]
-    supervision: str
+    protocol: str
     note: str
 
 
@@ -93,7 +93,7 @@ def _parse_row(row: dict, where: str) -> PublishedNumber:
         source_url=row["source_url"],
         backbone=row["backbone"],
         resolution=int(resolution) if resolution else None,
-        supervision=_choice(row, "supervision", SUPERVISION, where),
+        protocol=_choice(row, "protocol", PROTOCOLS, where),
         note=row["note"],
     )
 

@@ -51,9 +51,9 @@ def test_spot_checks_against_the_spec():
     assert one(method="AnoCLIP", dataset="gc", metric="pixel_auroc").value == 92.1
     assert one(method="AnoVL", dataset="mvtec", metric="image_auroc", kind="paper").value == 92.5
     bao = one(method="AnoVL", dataset="visa", metric="aupro", kind="reproduction")
-    assert (bao.value, bao.resolution, bao.supervision) == (66.9, 240, "training-free")
+    assert (bao.value, bao.resolution, bao.protocol) == (66.9, 240, "per-image training-free")
     musc = one(method="MuSc", dataset="mvtec", metric="aupro", kind="paper")
-    assert musc.value == 93.8 and musc.supervision == "test-batch" and "cflow" in musc.note
+    assert musc.value == 93.8 and musc.protocol == "transductive" and "cflow" in musc.note
     assert one(method="CLIP", dataset="mvtec", metric="pixel_auroc").value == 38.4
     assert one(method="WinCLIP", dataset="visa", metric="aupro", kind="paper").value == 56.8
 
@@ -76,7 +76,7 @@ def test_filters_combine_and_reject_unknown_values():
     assert set(DATASETS) >= {n.dataset for n in load_published()}
 
 
-GOOD_ROW = "X,mvtec,pixel_auroc,90.0,paper,src,https://example.org,B,240,training-free,"
+GOOD_ROW = "X,mvtec,pixel_auroc,90.0,paper,src,https://example.org,B,240,per-image training-free,"
 
 
 @pytest.mark.parametrize(
@@ -85,7 +85,7 @@ GOOD_ROW = "X,mvtec,pixel_auroc,90.0,paper,src,https://example.org,B,240,trainin
         (GOOD_ROW.replace("pixel_auroc", "pro"), "line 2: unknown metric 'pro'"),
         (GOOD_ROW.replace("paper", "blog"), "line 2: unknown kind 'blog'"),
         (GOOD_ROW.replace("mvtec", "MVTec"), "line 2: unknown dataset 'MVTec'"),
-        (GOOD_ROW.replace("training-free", "zero-shot"), "line 2: unknown supervision"),
+        (GOOD_ROW.replace("per-image training-free", "zero-shot"), "line 2: unknown protocol"),
         (GOOD_ROW.replace(",src,", ",,"), "line 2: the source column is empty"),
         (GOOD_ROW.replace("https://example.org", ""), "line 2: the source_url column is empty"),
         (GOOD_ROW.replace("90.0", "0.906"), None),
