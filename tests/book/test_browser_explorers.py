@@ -15,6 +15,7 @@ import shutil
 
 import numpy as np
 import pytest
+from matplotlib import colormaps
 from PIL import Image
 
 from anoclip import AnoCLIP
@@ -112,6 +113,22 @@ class Explorer:
         for _ in range(times):
             self.page.keyboard.press(key)
 
+    def patch_colours(self, grid):
+        """RGB at the centre of every patch of the attention map (at opacity 1, the overlay's own colour)."""
+        return np.array(self.root.evaluate("""(root, grid) => {
+            const canvas = root.querySelectorAll('canvas')[1], context = canvas.getContext('2d'), out = [];
+            for (let row = 0; row < grid[0]; row++) for (let col = 0; col < grid[1]; col++) {
+              const x = Math.floor((col + 0.5) * canvas.width / grid[1]), y = Math.floor((row + 0.5) * canvas.height / grid[0]);
+              out.push(Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3)));
+            }
+            return out; }""", list(grid)))
+
+
+def expected_colours(view, levels, cmap="inferno"):
+    """The colour map at the middle of each drawn value's level, as the figures' colour map paints it."""
+    code = np.round(np.asarray(view["values"]) / view["max"] * levels - 0.5)
+    return np.round(colormaps[cmap]((code + 0.5) / levels)[:, :3] * 255)
+
 
 def test_explorers_draw_every_view_offline_in_chromium(browser, page_of_explorers, tiny):
     context = browser.new_context(offline=True, viewport={"width": 1200, "height": 1000})
@@ -122,12 +139,16 @@ def test_explorers_draw_every_view_offline_in_chromium(browser, page_of_explorer
                else (left.append(route.request.url), route.abort()))
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script("""window.inflated = 0; const Inflate = window.DecompressionStream;
+        window.DecompressionStream = class extends Inflate { constructor(format) { super(format); window.inflated += 1; } };""")
     url = page_of_explorers["path"].as_uri()
     page.goto(url)
 
     attention = Explorer(page, "attention")
     heatmap = Explorer(page, "heatmap")
     assert page.evaluate("window.anoclipExplorers.started") == 2  # two copies of the script, each explorer started once
+    # the first views decode only what they show: one image's mask and block (attention), one sample (heat maps)
+    assert page.evaluate("window.inflated") == 3
     for explorer in (attention, heatmap):
         assert float(explorer.root.get_attribute("data-first-draw-ms")) > 0
         assert "SMOKE MODE" not in explorer.root.inner_text()  # the tests build in real mode: no banner
@@ -139,6 +160,7 @@ def test_explorers_draw_every_view_offline_in_chromium(browser, page_of_explorer
     assert (view["image"], view["path"], view["block"], view["head"]) == (labels[0], "q-k", last, "mean")
     assert labels[0] in attention.text() and f"block {last}, mean over heads" in attention.text()
     view = attention.move(lambda: attention.control("image").select_option(index=2), labels[2])
+    assert page.evaluate("window.inflated") == 5  # the second image is decoded when it is chosen
     mask = resize_mask(page_of_explorers["pairs"][2][1], (size, size))
     assert mask.any()
     attention.move(lambda: attention.control("v-v").check(), "v-v path")
@@ -156,6 +178,9 @@ def test_explorers_draw_every_view_offline_in_chromium(browser, page_of_explorer
     before = attention.text()
     view = attention.move(lambda: attention.slide("opacity", "ArrowLeft", 4))
     assert attention.text() == before and attention.control("opacity").input_value() == "0.6"
+
+    view = attention.move(lambda: attention.slide("opacity", "End"))
+    np.testing.assert_array_equal(attention.patch_colours(grid), expected_colours(view, 256))  # matplotlib's inferno
 
     image = page_of_explorers["pairs"][2][0].resize((size, size), Image.BILINEAR)
     taps = AnoCLIP.encode_image(tiny, tiny.preprocess([image]), taps=True).taps
@@ -215,4 +240,23 @@ def test_an_explorer_alone_in_a_sandboxed_frame_draws_as_in_colab(browser, page_
     assert root.get_attribute("data-error") is None and float(root.get_attribute("data-first-draw-ms")) > 0
     assert page_of_explorers["labels"][0] in root.locator(".anoclip-explorer-status").inner_text()
     assert requests == [page_path.as_uri()]
+    context.close()
+
+
+def test_coarser_levels_paint_the_colour_of_their_bins(browser, page_of_explorers, tiny, tmp_path, monkeypatch):
+    """A page over its budget stores fewer levels; each is painted in the colour map's colour at its middle."""
+    import anoclip_book.viz.inline as inline
+
+    monkeypatch.setattr(inline, "LEVELS", (16,))
+    explorer = inline_attention_explorer(tiny, [page_of_explorers["pairs"][0][0]])
+    assert explorer.levels == 16
+    path = tmp_path / "coarse.html"
+    path.write_text(f"<!doctype html><html><body>{explorer.html}</body></html>", encoding="utf-8")
+    context = browser.new_context(offline=True)
+    page = context.new_page()
+    page.goto(path.as_uri())
+    attention = Explorer(page, "attention")
+    view = attention.move(lambda: attention.slide("opacity", "End"))
+    np.testing.assert_array_equal(attention.patch_colours(tiny.grid), expected_colours(view, 16))
+    assert "Stored with 16 levels" in attention.root.inner_text()
     context.close()

@@ -81,6 +81,17 @@
 
   /* ------------------------------------------------------------------ drawing */
 
+  /* The colour of each stored level: the 256-entry colour map at the middle of the level's bin
+     (with 256 levels, the colour map itself; see packing.codes). */
+  function levelColours(base64, levels) {
+    var table = bytesOf(base64), colours = new Uint8Array(3 * levels);
+    for (var code = 0; code < levels; code++) {
+      var index = Math.min(255, Math.floor((code + 0.5) * 256 / levels));
+      colours.set(table.subarray(3 * index, 3 * index + 3), 3 * code);
+    }
+    return colours;
+  }
+
   function blank(width, height) {
     var canvas = document.createElement("canvas");
     canvas.width = width;
@@ -192,20 +203,23 @@
     return element("input", { type: "range", min: String(min), max: String(max), step: String(step), value: String(value) });
   }
 
-  function panel(size, caption, focusable) {
+  /* A square canvas with its caption; a colour bar, when given, sits beside it at the same height. */
+  function panel(size, caption, focusable, bar) {
     var canvas = blank(size, size);
     if (focusable) canvas.tabIndex = 0;
-    var figure = element("figure", { "class": "anoclip-explorer-panel" }, [canvas, element("figcaption", { text: caption })]);
+    var row = element("div", { "class": "anoclip-explorer-row" }, bar ? [canvas, bar.node] : [canvas]);
+    var figure = element("figure", { "class": "anoclip-explorer-panel" + (bar ? " anoclip-explorer-with-bar" : "") },
+      [row, element("figcaption", { text: caption })]);
     return { canvas: canvas, context: canvas.getContext("2d"), figure: figure };
   }
 
   /* A vertical colour bar with its range and what it measures (HTML text follows the page's theme). */
-  function colourBar(palette, label) {
-    var canvas = blank(1, 256);
+  function colourBar(palette, levels, label) {
+    var canvas = blank(1, levels);
     var context = canvas.getContext("2d");
-    var image = context.createImageData(1, 256);
-    for (var i = 0; i < 256; i++) {
-      var code = 255 - i;
+    var image = context.createImageData(1, levels);
+    for (var i = 0; i < levels; i++) {
+      var code = levels - 1 - i;
       image.data[4 * i] = palette[3 * code];
       image.data[4 * i + 1] = palette[3 * code + 1];
       image.data[4 * i + 2] = palette[3 * code + 2];
@@ -267,7 +281,7 @@
   function attentionExplorer(root, prefix) {
     var data = payload(root);
     var size = data.size, grid = data.grid, patches = grid[0] * grid[1], last = data.blocks - 1;
-    var palette = bytesOf(data.cmap);
+    var palette = levelColours(data.cmap, data.levels);
     var ui = frame(root);
     var first = data.images[0];
     var state = { image: 0, path: "q-k", block: last, head: "mean", row: first.start[0], col: first.start[1], opacity: data.opacity };
@@ -294,10 +308,10 @@
     ].forEach(function (node) { ui.controls.appendChild(node); });
 
     var side = size * Math.max(1, Math.ceil(240 / size));
+    var bar = colourBar(palette, data.levels, "attention weight");
     var left = panel(side, "image, query patch (cyan), defect (green)", true);
-    var right = panel(side, "where the query patch looks", true);
-    var bar = colourBar(palette, "attention weight");
-    [left.figure, right.figure, bar.node].forEach(function (node) { ui.panels.appendChild(node); });
+    var right = panel(side, "where the query patch looks", true, bar);
+    [left.figure, right.figure].forEach(function (node) { ui.panels.appendChild(node); });
     ui.note.textContent = "Click a patch on either image, or focus one and use the arrow keys, to query it. " +
       "Each map is scaled from 0 to the query's own largest weight on a patch; per-head maps are stored for the last block. " +
       "Stored with " + data.levels + " levels per map, computed when the page was built." + leftOut(data);
@@ -401,7 +415,7 @@
   function heatmapExplorer(root, prefix) {
     var data = payload(root);
     var size = data.size, pixels = size * size, settings = data.prompts.length * data.smoothings.length * 2;
-    var palette = bytesOf(data.cmap);
+    var palette = levelColours(data.cmap, data.levels);
     var ui = frame(root);
     var state = { sample: 0, prompts: data.initial.prompts, smoothing: data.initial.smoothing, tta: false, threshold: null, opacity: data.opacity };
 
@@ -424,11 +438,11 @@
     ].forEach(function (node) { ui.controls.appendChild(node); });
 
     var side = size * Math.max(1, Math.ceil(240 / size));
+    var bar = colourBar(palette, data.levels, "P(abnormal)");
     var left = panel(side, "image, ground truth (green)");
-    var middle = panel(side, "anomaly map");
-    var bar = colourBar(palette, "P(abnormal)");
+    var middle = panel(side, "anomaly map", false, bar);
     var right = panel(side, "pixels at or above the threshold (red)");
-    [left.figure, middle.figure, bar.node, right.figure].forEach(function (node) { ui.panels.appendChild(node); });
+    [left.figure, middle.figure, right.figure].forEach(function (node) { ui.panels.appendChild(node); });
     ui.note.textContent = "Colours are stretched over each map's own range (the colour bar gives it); the threshold slider spans " +
       "the class's maps under the chosen setting and starts at their 90th percentile. Maps stored with " + data.levels +
       " levels, computed when the page was built; IoU is computed here from the stored maps, pixel AUROC when the page was built." + leftOut(data);

@@ -9,8 +9,9 @@ computes what a control change may need *once*, lazily, and caches it:
   threshold, opacity and the image index are post-processing of those scores and only redraw.
 
 Drawing: by default the figure is rendered to PNG into an ``ipywidgets.Image`` and the sliders
-do the picking; this needs nothing but ipywidgets (7.7 or 8), so it works on Colab, in Jupyter and
-in the saved widget state of the rendered book. Only where the optional ipympl backend is active
+do the picking; this needs nothing but ipywidgets (7.7 or 8), so it works on Colab and in Jupyter.
+(The book's pages show the inline explorers of :mod:`.inline` instead: computed when the page is
+built, they need no kernel.) Only where the optional ipympl backend is active
 (a local Jupyter with ``pip install ipympl``; Colab does not support it well) is the figure a live
 canvas on which a click picks the query patch. Either way, ``render()`` can be called directly,
 and the drawn data is exposed (``attention_map``, ``anomaly_map``, ``predicted_region``,
