@@ -24,7 +24,7 @@ MODEL ?= anoclip-tiny
 
 $(STAMP): pyproject.toml book/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" -e "./book[build,classroom]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" -e "./book[build,classroom,test]"
 	touch $(STAMP)
 
 install: $(STAMP)

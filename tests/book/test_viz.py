@@ -459,14 +459,20 @@ def test_uploaded_images_reads_both_ipywidgets_formats():
         assert [name for name, _ in images] == ["a.png"] and images[0][1].size == (6, 5) and rejected == ["notes.txt"]
 
 
-def upload_value(named):
-    """FileUpload.value as ipywidgets 8 holds it after a browser upload."""
-    entries = []
-    for name, image in named:
-        content = png_bytes(image)
-        entries.append({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
-                        "last_modified": datetime.datetime(2026, 1, 1)})
-    return tuple(entries)
+def upload(widget, named):
+    """Put images into a FileUpload as a browser upload does, in either ipywidgets.
+
+    ipywidgets 8 holds a tuple of dicts in ``value``; in ipywidgets 7 (Colab's 7.7.1) ``value`` is
+    read-only and is rebuilt from ``metadata`` and ``data`` when the front end bumps ``_counter``.
+    """
+    files = [(name, png_bytes(image)) for name, image in named]
+    if hasattr(widget, "_counter"):
+        widget.metadata = [{"name": name, "type": "image/png", "size": len(content), "lastModified": 0} for name, content in files]
+        widget.data = [content for _, content in files]
+        widget._counter += 1
+    else:
+        widget.value = tuple({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
+                              "last_modified": datetime.datetime(2026, 1, 1)} for name, content in files)
 
 
 def test_upload_explorer_decides_with_uploaded_normals_or_says_why_not(tiny, defects):
@@ -478,16 +484,16 @@ def test_upload_explorer_decides_with_uploaded_normals_or_says_why_not(tiny, def
     assert explorer.state["names"] == ["example"] and explorer.state["decisions"] is None
     assert "upload at least 9 normal images" in explorer.message.value and explorer.picture.value
     mine = [render_synthetic("bottle", "defect", i, image_size=64)[2] for i in range(2)]
-    explorer.upload.value = upload_value((f"m{i}.png", m) for i, m in enumerate(mine))
+    upload(explorer.upload, [(f"m{i}.png", m) for i, m in enumerate(mine)])
     normals = [render_synthetic("bottle", "good", i, image_size=64)[2] for i in range(9)]
-    explorer.normal_upload.value = upload_value((f"n{i}.png", n) for i, n in enumerate(normals))
+    upload(explorer.normal_upload, [(f"n{i}.png", n) for i, n in enumerate(normals)])
     explorer.button.click()
     thresholds = fast.calibrate(normals, "bottle", fpr=0.1)
     scores = fast.predict(mine, "bottle").image_scores.numpy()
     assert explorer.state["names"] == ["m0.png", "m1.png"] and explorer.state["thresholds"] == thresholds
     assert explorer.state["decisions"] == thresholds.decisions(scores)
     explorer.class_name.value = "grid"
-    explorer.normal_upload.value = ()
+    upload(explorer.normal_upload, [])
     explorer.button.click()
     assert explorer.state["decisions"] is None and "'grid'" in explorer.message.value  # bottle's thresholds are not grid's
 

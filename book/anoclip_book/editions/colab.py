@@ -11,6 +11,8 @@ buttons open (``repository.branch`` in ``_config.yml``). Per notebook it
 * puts a badge under the title, and in place of the source's ``colab-setup`` cell the setup
   cells of :mod:`.setup_cells` (install from the one URL of ``_config.yml`` without replacing
   Colab's torch, torchvision or ipywidgets; optional Google Drive; GPU check, widgets, glue);
+  where a chapter shows inline explorers (HTML outputs its cell computes once), the introduction
+  says that they need no runtime and work offline;
 * for assignments, takes the classroom's student notebook (:mod:`.classroom`), whose setup cell
   also installs otter-grader and writes the public tests.
 """
@@ -36,12 +38,21 @@ from .notebooks import (
 from .settings import Settings
 from .setup_cells import setup_cells
 
+INLINE_EXPLORERS = ("inline_attention_explorer(", "inline_heatmap_explorer(")
+
+
+def shows_inline_explorers(nb) -> bool:
+    """Whether a code cell of ``nb`` draws an explorer that works without the runtime (an HTML output)."""
+    return any(cell.cell_type == "code" and any(call in cell.source for call in INLINE_EXPLORERS) for cell in nb.cells)
+
+
 def chapter(root: Path, settings: Settings, document: Document, found, bib) -> object:
     """One chapter converted for Colab (a notebook node)."""
     nb = read(document.path)
     ctx = context(root, settings, document, found, bib)
     convert_cells(nb, ctx)
-    make_colab_ready(nb, settings, document, setup_cells(settings, document, ctx.glue_formats), ctx.where)
+    cells = setup_cells(settings, document, ctx.glue_formats, explorers=shows_inline_explorers(nb))
+    make_colab_ready(nb, settings, document, cells, ctx.where)
     return nb
 
 

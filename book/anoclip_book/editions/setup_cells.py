@@ -112,7 +112,13 @@ def setup_source(glue_formats: Mapping[str, Sequence[str]], tests: Optional[Mapp
     return "\n".join(lines)
 
 
-def intro_markdown(settings: Settings, document: Document, glued: bool, assignment: bool, edition: str) -> str:
+EXPLORERS_NOTE = (" The explorers in this notebook are HTML outputs: their cell computes every view once, then your browser "
+                  "draws them with the book's own script. Moving their controls needs no runtime and no network, so they "
+                  "keep working offline and after the runtime disconnects.")
+
+
+def intro_markdown(settings: Settings, document: Document, glued: bool, assignment: bool, edition: str,
+                   explorers: bool = False) -> str:
     source = settings.source_url(f"{document.docname}.ipynb")
     third = "checks the GPU and sets up otter-grader's checks" if assignment else "checks the GPU"
     text = (f"**Generated** by `{edition}` from [`{document.docname}.ipynb`]({source}): edit the source, not this copy. "
@@ -121,16 +127,19 @@ def intro_markdown(settings: Settings, document: Document, glued: bool, assignme
     if glued:
         text += (" Where the book's website prints a number in the text, this notebook shows the number's name in bold "
                  "brackets; the code cell above it prints `[name] = value` when you run it.")
+    if explorers:
+        text += EXPLORERS_NOTE
     return text
 
 
 def setup_cells(settings: Settings, document: Document, glue_formats: Mapping[str, Sequence[str]],
-                tests: Optional[Mapping[str, str]] = None, edition: str = "make colab") -> list:
-    """The cells that replace the source's ``colab-setup`` placeholder (``tests``: an assignment's public tests)."""
+                tests: Optional[Mapping[str, str]] = None, edition: str = "make colab", explorers: bool = False) -> list:
+    """The cells that replace the source's ``colab-setup`` placeholder (``tests``: an assignment's public
+    tests; ``explorers``: the notebook shows inline explorers, and the introduction says they work offline)."""
     import nbformat
 
     return [
-        nbformat.v4.new_markdown_cell(intro_markdown(settings, document, bool(glue_formats), tests is not None, edition)),
+        nbformat.v4.new_markdown_cell(intro_markdown(settings, document, bool(glue_formats), tests is not None, edition, explorers)),
         _code(install_source(settings, otter=tests is not None), "Install the anoclip package (Colab only)"),
         _code(DRIVE_SOURCE, "Optional: Google Drive for weights, data and results"),
         _code(setup_source(glue_formats, tests), "Setup: GPU check" + (", public tests" if tests is not None else "")),

@@ -9,8 +9,9 @@ computes what a control change may need *once*, lazily, and caches it:
   threshold, opacity and the image index are post-processing of those scores and only redraw.
 
 Drawing: by default the figure is rendered to PNG into an ``ipywidgets.Image`` and the sliders
-do the picking; this needs nothing but ipywidgets (7.7 or 8), so it works on Colab, in Jupyter and
-in the saved widget state of the rendered book. Only where the optional ipympl backend is active
+do the picking; this needs nothing but ipywidgets (7.7 or 8), so it works on Colab and in Jupyter.
+(The book's pages show the inline explorers of :mod:`.inline` instead: computed when the page is
+built, they need no kernel.) Only where the optional ipympl backend is active
 (a local Jupyter with ``pip install ipympl``; Colab does not support it well) is the figure a live
 canvas on which a click picks the query patch. Either way, ``render()`` can be called directly,
 and the drawn data is exposed (``attention_map``, ``anomaly_map``, ``predicted_region``,
@@ -36,14 +37,19 @@ from PIL import Image
 from anoclip import metrics, scoring
 from anoclip_book import enable_colab_widgets
 from anoclip.config import PROMPT_FAMILIES, SMOOTHING_KINDS, TTAConfig
-from anoclip.data.images import read_rgb, to_rgb
-from anoclip.data.meta import Meta, load_sample
-from anoclip.protocol import resize_mask
-from .attention import attention_from_patch, cls_weight, defect_patch
+from .attention import attention_from_patch, cls_weight
 from .canvas import MASK_COLOUR, mark_patch, new_figure, outline_mask, panel_label, show_image, show_map, stamp_smoke
-
-ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
-PATHS = ("q-k", "v-v")
+from .explorer_data import (
+    PATHS,
+    ImageInput,
+    dataset_samples,
+    head_count,
+    image_attention,
+    model_image,
+    model_mask,
+    setting_scores,
+    start_patch,
+)
 
 
 def interactive_backend() -> bool:
@@ -126,10 +132,6 @@ class _Explorer:
         display(self.widget)
 
 
-def _as_rgb(image: ImageInput) -> Image.Image:
-    return read_rgb(image) if isinstance(image, (str, os.PathLike)) else to_rgb(image)
-
-
 class AttentionExplorer(_Explorer):
     """Where one patch looks, per block, head and path (q-k = CLIP's own attention, v-v).
 
@@ -159,12 +161,11 @@ class AttentionExplorer(_Explorer):
             raise ValueError("AttentionExplorer needs at least one image.")
         self.model = model
         self.method = method
-        size = model.image_size
-        self.images = [_as_rgb(image).resize((size, size), Image.BILINEAR) for image in images]
+        self.images = [model_image(image, model.image_size) for image in images]
         self.masks = list(masks) if masks is not None else [None] * len(self.images)
         self.grid = tuple(model.grid)
         blocks = model.clip.visual.transformer.resblocks
-        heads = blocks[0].attn.num_heads
+        heads = head_count(model)
         self._attention: Dict[int, Dict[str, List[Optional[np.ndarray]]]] = {}
 
         labels = list(names) if names is not None else [f"image {i}" for i in range(len(self.images))]
@@ -195,21 +196,12 @@ class AttentionExplorer(_Explorer):
         self.render()
 
     def _start_patch(self, index: int) -> Tuple[int, int]:
-        mask = self.masks[index]
-        if mask is not None and np.any(mask):
-            return defect_patch(mask, self.grid)
-        return self.grid[0] // 2, self.grid[1] // 2
+        return start_patch(self.masks[index], self.grid)
 
     def attention(self, index: int) -> Dict[str, List[Optional[np.ndarray]]]:
         """Per-path, per-block (heads, 1+N, 1+N) attention of image ``index``; one forward, cached."""
         if index not in self._attention:
-            x = self.model.preprocess([self.images[index]])
-            taps = self.model.encode_image(x, self.method, taps=True).taps
-
-            def on_cpu(per_block: List[Optional[torch.Tensor]]) -> List[Optional[np.ndarray]]:
-                return [None if maps is None else maps[0].float().cpu().numpy() for maps in per_block]
-
-            self._attention[index] = {"q-k": on_cpu(taps.qk_attention), "v-v": on_cpu(taps.vv_attention)}
+            self._attention[index] = image_attention(self.model, self.images[index], self.method)
         return self._attention[index]
 
     @property
@@ -292,10 +284,8 @@ class HeatmapExplorer(_Explorer):
         self.images: Dict[str, List[Image.Image]] = {}
         self.masks: Dict[str, List[np.ndarray]] = {}
         for name, pairs in samples.items():
-            self.images[name] = [_as_rgb(image).resize(size[::-1], Image.BILINEAR) for image, _ in pairs]
-            self.masks[name] = [
-                np.zeros(size, bool) if mask is None else resize_mask(np.asarray(mask, bool), size) for _, mask in pairs
-            ]
+            self.images[name] = [model_image(image, model.image_size) for image, _ in pairs]
+            self.masks[name] = [model_mask(mask, model.image_size) for _, mask in pairs]
         self._scores: Dict[Tuple[str, str, bool], np.ndarray] = {}
         self._range_key: Optional[tuple] = None
 
@@ -328,12 +318,7 @@ class HeatmapExplorer(_Explorer):
         cls, model: Any, root: Union[str, os.PathLike], classes: Sequence[str], per_class: int = 4, **kwargs: Any
     ) -> "HeatmapExplorer":
         """Up to ``per_class`` anomalous test images per class, spread over the defect types."""
-        meta = Meta.load(root)
-        samples = {}
-        for name in classes:
-            anomalous = [sample for sample in meta.samples(name) if sample.anomaly]
-            step = max(1, len(anomalous) // per_class)
-            samples[name] = [load_sample(root, sample) for sample in anomalous[::step][:per_class]]
+        samples, _ = dataset_samples(root, classes, per_class)
         return cls(model, samples, **kwargs)
 
     @property
@@ -348,10 +333,8 @@ class HeatmapExplorer(_Explorer):
         """(B, h, w) patch scores of a class's images; one batched forward per setting, cached."""
         key = (class_name, prompts, tta)
         if key not in self._scores:
-            model = self.model.with_config(prompts=prompts, image_views=1)
-            x = model.preprocess(self.images[class_name])
-            result = model.predict(x, class_name, tta=self.tta_config if tta else False)
-            self._scores[key] = result.patch_scores.float().cpu().numpy()
+            self._scores[key] = setting_scores(self.model, self.images[class_name], class_name, prompts,
+                                               self.tta_config if tta else False)
         return self._scores[key]
 
     def class_maps(self) -> np.ndarray:
