@@ -33,7 +33,8 @@ def chromium_or_reason():
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return None, "the Python package playwright is missing: pip install -e './book[test]' (make install does)"
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")  # Debian's, or a CI runner's Chrome
+    binary = next(filter(None, map(shutil.which, names)), None)
     if binary is None:
         return None, "Debian's chromium is missing: apt-get install -y chromium (.ci/run installs it)"
     return binary, None
