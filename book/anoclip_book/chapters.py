@@ -67,12 +67,13 @@ def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
     return prepare_mvtec_categories(data_dir() / "mvtec_book", categories)
 
 
-def benchmark_results(dataset: str, model: Any, method: str = "anoclip", tta: bool = False) -> Optional[Tuple[Path, list]]:
+def benchmark_results(dataset: str, model: Any, method: str = "anoclip", tta: bool = False,
+                      protocol: str = "zero-shot") -> Optional[Tuple[Path, list]]:
     """The finished categories of a benchmark run (chapter 6, ``anoclip bench``) under :func:`results_dir`.
 
-    Looks two folder levels down for a run's ``config.json`` of this ``dataset`` and ``method``
-    (no method options), with or without TTA, made with this model's architecture, weights and
-    input size; among several it prefers a run without ``limit``, then the one with the most
+    Looks two folder levels down for a run's ``config.json`` of this ``dataset``, ``method`` (no
+    method options) and ``protocol`` (older runs count as zero-shot), with or without TTA, made
+    with this model's architecture, weights and input size; among several it prefers a run without ``limit``, then the one with the most
     finished categories. Returns ``(folder, [CategoryResult, ...])``, or ``None`` when there is
     none, so a chapter can say so instead of failing.
     """
@@ -88,11 +89,10 @@ def benchmark_results(dataset: str, model: Any, method: str = "anoclip", tta: bo
         except (OSError, ValueError):
             continue
         weights = record.get("model", {})
-        if (record.get("dataset"), record.get("method"), record.get("method_options"), record.get("tta") is not None) != (
-            dataset, method, {}, tta
-        ) or (weights.get("model"), weights.get("pretrained"), weights.get("image_size")) != (
-            model.name, model.pretrained, model.image_size
-        ):
+        wanted = (dataset, method, {}, tta, protocol, model.name, model.pretrained, model.image_size)
+        found = (record.get("dataset"), record.get("method"), record.get("method_options"), record.get("tta") is not None,
+                 record.get("protocol", "zero-shot"), weights.get("model"), weights.get("pretrained"), weights.get("image_size"))
+        if found != wanted:
             continue
         finished = sorted((config.parent / "categories").glob("*.json"))
         if finished:
