@@ -67,6 +67,21 @@ def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
     return prepare_mvtec_categories(data_dir() / "mvtec_book", categories)
 
 
+def ablation_dataset() -> Tuple[Path, Tuple[str, ...]]:
+    """The data of chapters 2 and 3's ablations, every test image of every category: the 15 MVTec AD
+    categories in real mode (prepared like :func:`sample_dataset`'s), the synthetic ones in smoke mode.
+
+    Returns ``(root, categories)``.
+    """
+    from anoclip.data import Meta
+    from anoclip.data.registry import MVTEC_CATEGORIES
+
+    if smoke_mode():
+        root = sample_dataset()
+        return root, tuple(Meta.load(root).categories("test"))
+    return sample_dataset(MVTEC_CATEGORIES), tuple(MVTEC_CATEGORIES)
+
+
 def benchmark_results(dataset: str, model: Any, method: str = "anoclip", tta: bool = False) -> Optional[Tuple[Path, list]]:
     """The finished categories of a benchmark run (chapter 6, ``anoclip bench``) under :func:`results_dir`.
 
