@@ -120,11 +120,13 @@ def plot_metric_bars(
         offsets = np.arange(len(groups)) - 0.4 + width * (index + 0.5)
         values = np.array([table[group].get(name, np.nan) for group in groups], dtype=float)
         bars = ax.bar(offsets, values, width, label=name)
-        if intervals:
-            low, high = np.array([intervals.get(group, {}).get(name, (np.nan, np.nan)) for group in groups], dtype=float).T
-            ax.errorbar(offsets, values, yerr=[values - low, high - values], fmt="none", ecolor="black", capsize=2,
-                        linewidth=0.8)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1 if not intervals else 8)
+        if not intervals:
+            ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+            continue
+        low, high = np.array([intervals.get(group, {}).get(name, (np.nan, np.nan)) for group in groups], dtype=float).T
+        ax.errorbar(offsets, values, yerr=[values - low, high - values], fmt="none", ecolor="black", capsize=2, linewidth=0.8)
+        for offset, value, top in zip(offsets, values, np.where(np.isfinite(high), high, values)):
+            ax.annotate(f"{value:.2f}", (offset, top), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7)
     if chance is not None:
         ax.axhline(chance, linestyle=":", color="grey", linewidth=1, label="chance")
     ax.set_xticks(np.arange(len(groups)), groups)
