@@ -310,8 +310,7 @@ def value_sentence(estimate: Estimate, metric: str, *, unit: str = "%", scale: f
     """"{metric} is X {unit} (95 % CI a to b …)"."""
     if not math.isfinite(estimate.value):
         return f"{metric} is undefined on these images"
-    space = "" if unit == "%" else " "
-    return f"{metric} is {_number(estimate.value * scale, digits)}{space}{unit} ({_interval(estimate, scale, digits)})"
+    return f"{metric} is {_number(estimate.value * scale, digits)} {unit} ({_interval(estimate, scale, digits)})"
 
 
 def gap_sentence(gap: Estimate, subject: str, reference: str, *, unit: str = "points", scale: float = 100.0,

@@ -144,7 +144,7 @@ def test_the_sentence_is_decided_by_the_interval(found, wording):
 
 def test_gap_and_value_sentences():
     ours = sample(0.889, 0.880, 0.897)
-    assert evidence.value_sentence(ours, "pixel AUROC") == "pixel AUROC is 88.9% (95 % CI 88.0 to 89.7, bootstrap over 120 images)"
+    assert evidence.value_sentence(ours, "pixel AUROC") == "pixel AUROC is 88.9 % (95 % CI 88.0 to 89.7, bootstrap over 120 images)"
     gap = ours.shifted(-0.906)
     assert evidence.gap_sentence(gap, "our pixel AUROC", "the published 90.6 %") == (
         "our pixel AUROC is 1.7 points below the published 90.6 % (95 % CI 0.9 to 2.6, bootstrap over 120 images)")
