@@ -107,27 +107,6 @@ class Histograms:
                  for counts in (normal, anomalous)]
         return cls(dense[0], dense[1], labels, dict(exact))
 
-    @classmethod
-    def from_bench(cls, scores_folder: Any, category: str) -> Optional["Histograms"]:
-        """The pixel evidence ``anoclip bench`` stored for a category (``scores/<category>.csv`` and
-        ``.npz``) with the exact metrics of its ``categories/<category>.json``; None when a run made
-        before the histograms existed lacks them."""
-        import csv
-        import json
-        from pathlib import Path
-
-        scores_folder = Path(scores_folder)
-        stored, rows = scores_folder / f"{category}.npz", scores_folder / f"{category}.csv"
-        result = scores_folder.parent / "categories" / f"{category}.json"
-        if not (stored.is_file() and rows.is_file() and result.is_file()):
-            return None
-        with open(rows, newline="", encoding="utf-8") as handle:
-            labels = [row["anomaly"] in ("1", "True", "true") for row in csv.DictReader(handle)]
-        exact = json.loads(result.read_text(encoding="utf-8"))["metrics"]
-        with np.load(stored) as data:
-            return cls.from_bins(data["image"], data["bin"], data["normal"], data["anomalous"], labels,
-                                 {name: exact[f"pixel_{name}"] for name in METRICS})
-
     def resampled(self, metric: str, weights: np.ndarray) -> np.ndarray:
         """The metric of each weighted resample: ``weights`` (resamples, images) counts how often each
         image was drawn; returns (resamples,). Pixels of one bin count as tied."""
@@ -189,6 +168,41 @@ class PixelEvidence:
             exact = {"auroc": self.scores.pixel_auroc(), "ap": self.scores.pixel_ap(), "f1_max": self.scores.pixel_f1_max()}
         image, bins, normal, anomalous = (np.concatenate(parts) for parts in zip(*self._rows))
         return Histograms.from_bins(image, bins, normal, anomalous, self._labels, exact, max_bins)
+
+
+#: The metrics of ``anoclip.metrics.METRICS`` this module resamples: (evidence kind, metric of :class:`Histograms`).
+RESAMPLED = {
+    "pixel_auroc": ("pixel", "auroc"), "pixel_ap": ("pixel", "ap"), "pixel_f1_max": ("pixel", "f1_max"),
+    "image_auroc": ("image", "auroc"), "image_ap": ("image", "ap"), "image_f1_max": ("image", "f1_max"),
+}
+
+
+def bench_histograms(folder: Any, category: str) -> Optional[Dict[str, Histograms]]:
+    """What ``anoclip bench`` stored for one category of its output ``folder``, as ``{"pixel": …, "image": …}``.
+
+    Pixel counts come from ``scores/<category>.npz``, image scores and labels from
+    ``scores/<category>.csv``, the exact metrics (the point estimates) from
+    ``categories/<category>.json``. None when a file is missing (e.g. a run made before the
+    histograms were stored).
+    """
+    import csv
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    stored, rows, result = (folder / "scores" / f"{category}.npz", folder / "scores" / f"{category}.csv",
+                            folder / "categories" / f"{category}.json")
+    if not (stored.is_file() and rows.is_file() and result.is_file()):
+        return None
+    with open(rows, newline="", encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    labels = np.array([row["anomaly"] in ("1", "True", "true") for row in table])
+    exact = json.loads(result.read_text(encoding="utf-8"))["metrics"]
+    image = Histograms.from_image_scores([float(row["image_score"]) for row in table], labels)
+    with np.load(stored) as data:
+        pixel = Histograms.from_bins(data["image"], data["bin"], data["normal"], data["anomalous"], labels,
+                                     {name: exact[f"pixel_{name}"] for name in METRICS})
+    return {"pixel": pixel, "image": replace(image, exact={name: exact[f"image_{name}"] for name in METRICS})}
 
 
 def resample_weights(labels: Any, resamples: int, rng: np.random.Generator) -> np.ndarray:

@@ -151,3 +151,18 @@ def test_gap_and_value_sentences():
     assert evidence.gap_sentence(ours.shifted(-0.89), "ours", "theirs").startswith("ours matches theirs within ±1.0 points")
     undefined = sample(float("nan"), float("nan"), float("nan"))
     assert "undefined" in evidence.change_sentence(undefined, "x", "pixel AUROC")
+
+
+def test_the_evidence_a_bench_run_stored_reproduces_its_metrics(tiny, tmp_path):
+    from anoclip.bench import run_benchmark
+    from anoclip.data import make_synthetic_dataset
+
+    root = make_synthetic_dataset(tmp_path / "data", categories=("grid",), n_train=0, n_test_good=3, n_test_defect=3)
+    (result,) = run_benchmark(tiny.with_config(image_views=1), root, tmp_path / "out", progress=False)
+    found = evidence.bench_histograms(tmp_path / "out", "grid")
+    ones = np.ones((1, 6))
+    for name, (kind, metric) in evidence.RESAMPLED.items():
+        assert found[kind].exact[metric] == result.metrics[name]
+        assert found[kind].resampled(metric, ones)[0] == pytest.approx(result.metrics[name], abs=2e-3), name
+    assert list(found["pixel"].labels) == list(found["image"].labels) and found["pixel"].labels.sum() == 3
+    assert evidence.bench_histograms(tmp_path / "out", "bottle") is None
