@@ -228,6 +228,7 @@ class Estimate:
     resamples: int = RESAMPLES
     images: int = 0
     categories: int = 0
+    unit: str = "images"  # what was resampled, for the sentences
     draws: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
 
     def shifted(self, offset: float) -> "Estimate":
@@ -278,6 +279,24 @@ def estimate(
                     images=sum(sample.images for sample in samples), categories=len(samples), draws=mean_draws)
 
 
+def mean_estimate(values: Any, baseline: Any = None, *, unit: str = "images", resamples: int = RESAMPLES,
+                  seed: int = SEED, level: float = LEVEL) -> Estimate:
+    """The mean of per-unit values (e.g. each image's change in pixel AUROC, or 1/0 for each defect region
+    found), minus the mean of an independent ``baseline`` group when given, with a percentile interval
+    from resampling the units (each group on its own); ``unit`` names them in the sentences."""
+    rng = np.random.default_rng(seed)
+    groups = [np.asarray(values, dtype=np.float64)] + ([np.asarray(baseline, dtype=np.float64)] if baseline is not None else [])
+    if any(group.size == 0 for group in groups):
+        return Estimate(math.nan, math.nan, math.nan, level, resamples, unit=unit)
+    draws = [group[rng.integers(0, group.size, (resamples, group.size))].mean(1) for group in groups]
+    drawn = draws[0] - (draws[1] if baseline is not None else 0.0)
+    value = groups[0].mean() - (groups[1].mean() if baseline is not None else 0.0)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(drawn, [tail, 1.0 - tail])
+    return Estimate(float(value), float(low), float(high), level, resamples, images=sum(g.size for g in groups),
+                    unit=unit, draws=drawn)
+
+
 # ----------------------------------------------------------------------------------------------
 # Sentences: the wording follows the numbers
 
@@ -291,7 +310,7 @@ def _interval(estimate: Estimate, scale: float, digits: int, magnitude: bool = F
     low, high = estimate.low * scale, estimate.high * scale
     if magnitude:  # a decrease: the interval of its size
         low, high = -high, -low
-    where = f", bootstrap over {estimate.images:,} images" if estimate.images else ""
+    where = f", bootstrap over {estimate.images:,} {estimate.unit}" if estimate.images else ""
     return f"{round(100 * estimate.level)} % CI {_number(low, digits)} to {_number(high, digits)}{where}"
 
 

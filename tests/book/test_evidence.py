@@ -166,3 +166,15 @@ def test_the_evidence_a_bench_run_stored_reproduces_its_metrics(tiny, tmp_path):
         assert found[kind].resampled(metric, ones)[0] == pytest.approx(result.metrics[name], abs=2e-3), name
     assert list(found["pixel"].labels) == list(found["image"].labels) and found["pixel"].labels.sum() == 3
     assert evidence.bench_histograms(tmp_path / "out", "bottle") is None
+
+
+def test_the_mean_of_per_unit_values_and_of_two_independent_groups():
+    rng = np.random.default_rng(3)
+    values = rng.normal(0.2, 1.0, 400)
+    found = evidence.mean_estimate(values)
+    assert found.value == pytest.approx(values.mean()) and found.low < 0.2 < found.high
+    assert found.high - found.low == pytest.approx(2 * 1.96 / 20, rel=0.2)  # the normal theory width, 2 · 1.96 σ/√n
+    hits, misses = np.ones(30), np.r_[np.ones(10), np.zeros(20)]
+    difference = evidence.mean_estimate(misses, hits)
+    assert difference.value == pytest.approx(-2 / 3) and evidence.direction(difference) == "down"
+    assert np.isnan(evidence.mean_estimate([], hits).value)
