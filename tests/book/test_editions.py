@@ -324,6 +324,29 @@ def test_code_is_left_alone_and_directives_are_rendered(context):
     assert ":label:" not in text and ":class:" not in text
 
 
+def test_a_predict_admonition_becomes_a_quote_led_by_its_title(context):
+    source = "\n".join(["Before.", "```{admonition} Predict, then run", ":class: predict",
+                         "Will {glue:text}`k:.1f` rise?", "Guess first.", "```", "After."])
+    text = myst.convert(source, context)
+    assert "> 🤔 **Predict, then run:** Will **[k]** rise?\n> Guess first.\n" in text
+    assert ":class:" not in text and text.startswith("Before.") and text.endswith("After.")
+
+
+def test_every_chapter_asks_for_predictions_and_the_colab_edition_shows_them(editions):
+    """Issue 19: at least two "Predict, then run" prompts in each of chapters 1-7, each a predict
+    admonition just before a code cell, and each visible in the Colab notebook."""
+    for document in names("chapters"):
+        if not re.match(r"book/0[1-7]_", document.docname):
+            continue
+        source = cells(document.path)
+        prompts = [i for i, cell in enumerate(source) if cell.cell_type == "markdown" and ":class: predict" in cell.source]
+        assert len(prompts) >= 2, document.docname
+        assert all(source[i + 1].cell_type == "code" for i in prompts), document.docname
+        path = editions["out"] / "colab" / f"{document.docname}.ipynb"
+        shown = [c for c in cells(path, "markdown") if "**Predict, then run:**" in c.source]
+        assert len(shown) == len(prompts), document.docname
+
+
 @pytest.mark.parametrize("source, message", [
     ("{numref}`fig-1`", "the role {numref}`fig-1` has no Colab rendering"),
     ("```{figure} x.png\n```", "the directive {figure} has no Colab rendering"),

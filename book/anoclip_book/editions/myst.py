@@ -9,7 +9,8 @@ them, cell by cell, from the same sources the site is built from:
 * ``{doc}`` → a link to the chapter in the Colab edition (other pages: the site), titled like
   the site; ``{ref}`` → a link to the labelled exercise or section on the site;
 * ``{exercise}`` → a heading "Exercise N" and its text; ``{solution}`` → a collapsed
-  ``<details>`` block; admonitions → block quotes; ``{math}`` → ``$$``; ``(label)=`` targets go.
+  ``<details>`` block; admonitions → block quotes (a ``predict`` one, the chapters' "Predict, then
+  run" prompts, → a block quote led by its bold title); ``{math}`` → ``$$``; ``(label)=`` targets go.
 
 Anything else is an error naming the notebook and the syntax, so a new MyST feature in a chapter
 cannot slip into the Colab edition as raw text.
@@ -30,6 +31,7 @@ PLAIN_FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})")
 TARGET = re.compile(r"^\s*\((?P<label>[\w:.+-]+)\)=\s*$")
 OPTION = re.compile(r"^\s*:(?P<key>[\w-]+):\s*(?P<value>.*)$")
 LINK_TEXT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^>]+)>$", re.DOTALL)
+PREDICT = "predict"  # the class of the chapters' "Predict, then run" admonitions
 ADMONITIONS = {"admonition", "note", "tip", "hint", "important", "warning", "caution", "attention", "danger", "error", "seealso"}
 
 
@@ -170,6 +172,9 @@ def _directive(name: str, argument: str, body: List[str], context: Context) -> L
     if name in ADMONITIONS:
         title = _inline(argument, context) if name == "admonition" else name.capitalize()
         quoted = [f"> {line}" if line.strip() else ">" for line in content.splitlines()]
+        if PREDICT in options.get("class", "").split():  # a prompt inside the flow: its title leads its first line
+            first = quoted[0][2:] if quoted and quoted[0] != ">" else ""
+            return ["", f"> 🤔 **{title.rstrip(':')}:** {first}".rstrip(), *quoted[1:], ""]
         return ["", f"> **{title}**", ">", *quoted, ""]
     if name == "math":
         return ["$$", "\n".join(body).strip(), "$$"]
