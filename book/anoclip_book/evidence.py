@@ -26,8 +26,9 @@ per-image counts over them), merged into at most :data:`BINS` groups, cut at equ
 category's normal pixels and at equal shares of its anomalous pixels (so the few anomalous pixels,
 which decide AP and F1-max, get as many bins as the many normal ones), never splitting a fine bin.
 Binning only adds ties: a resample's AUROC differs from the exact AUROC of the same pixels by at
-most half the share of (normal, anomalous) pixel pairs that share a bin, at most 2/BINS and in
-practice far less (:meth:`Histograms.tie_bound` computes it); AP and F1-max have no such bound, and
+most half the share of (normal, anomalous) pixel pairs that share a bin: about 1/BINS or less,
+unless one fine bin alone holds more pixels (a map constant over large areas), and in practice far
+less (:meth:`Histograms.tie_bound` computes it for the data at hand); AP and F1-max have no such bound, and
 the tests check them against the exact metrics. The point estimates are never binned: they are the
 exact metrics of all pixels (``PixelScores``). Image metrics use one bin per distinct image
 score, so their resamples are exact.
@@ -302,7 +303,9 @@ def mean_estimate(values: Any, baseline: Any = None, *, unit: str = "images", re
 
 
 def _number(value: float, digits: int) -> str:
-    text = f"{value:,.{digits}f}"
+    """``value`` rounded to ``digits``, with a true minus sign, and never "−0.0"."""
+    rounded = round(value, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+    text = f"{rounded:,.{digits}f}"
     return "−" + text[1:] if text.startswith("-") else text
 
 
