@@ -6,6 +6,8 @@ category with the package's metrics and writes, under ``out``::
     config.json              the exact setting (model, weights, config, method, TTA, protocol)
     categories/<cat>.json    metrics, counts, skipped files and timing of one finished category
     scores/<cat>.csv         per-image labels and image scores
+    scores/<cat>.npz         per-image pixel counts over fine score bins (metrics.image_histogram):
+                             image, bin, normal, anomalous -- enough to bootstrap the pixel metrics
     results.csv              one row per category plus the mean over categories
     results.md               the same as a readable Markdown table
 
@@ -39,14 +41,15 @@ from .data.errors import DataError
 from .data.images import ImageReadError
 from .data.meta import Meta, Sample, load_ignore, load_sample
 from .data.registry import DatasetDefaults, dataset_defaults
+from .fileio import atomic_path, locked_folder, write_csv_atomic, write_json_atomic, write_text_atomic
 from .memory import MemoryBank, fuse
-from .fileio import locked_folder, write_csv_atomic, write_json_atomic, write_text_atomic
 from .methods import Localizer, get_method
 from .model import AnoCLIP
 from .protocol import TileLayout, image_tiles, normalize, resize_map, resize_mask, resized_shape, square_layout
 from .version import __version__
 
 SCORE_COLUMNS = ("image", "anomaly", "image_score", "max_pixel_score")
+HISTOGRAM_COLUMNS = ("image", "bin", "normal", "anomalous")
 
 
 class ResultsMismatchError(ValueError):
@@ -249,8 +252,11 @@ def evaluate_category(
     *,
     batch_size: int = 8,
     progress: bool = True,
-) -> Tuple[CategoryResult, List[Dict[str, object]]]:
-    """Predict and score one category under ``setting``; returns its result and per-image rows.
+) -> Tuple[CategoryResult, List[Dict[str, object]], Dict[str, np.ndarray]]:
+    """Predict and score one category under ``setting``: its result, per-image rows and pixel histograms.
+
+    The histograms are one row per (image, occupied bin) of :func:`anoclip.metrics.image_histogram`,
+    images numbered as the rows.
 
     ``model`` already carries the dataset's text settings (see :func:`run_benchmark`).
     """
@@ -262,7 +268,7 @@ def evaluate_category(
     samples = select_samples(meta.samples(category, "test"), setting.limit)
     memory, shots = category_memory(model, meta, category, setting, samples, class_name)
     pixels = metrics.PixelScores()
-    scores, labels, rows, skipped = [], [], [], []
+    scores, labels, rows, skipped, counts = [], [], [], [], []
     start = time.perf_counter()
     with tqdm(total=len(samples), desc=category, unit="img", disable=not progress, leave=False) as bar:
         for (loaded, failed), count in _batches(meta.root, samples, batch_size, model.image_size, setting):
@@ -271,7 +277,10 @@ def evaluate_category(
                 warnings.warn(f"skipped {item['image']}: {item['reason']}", stacklevel=2)
             for item, maps, image_score in _predict(model, loaded, class_name, localizer, setting, meta.root, store, memory):
                 full = resize_map(item.layout.merge(maps), item.mask.shape)
-                pixels.add(full.cpu().numpy(), item.mask, ignore=item.ignore)
+                full_map = full.cpu().numpy()
+                pixels.add(full_map, item.mask, ignore=item.ignore)
+                bins, normal, anomalous = metrics.image_histogram(full_map, item.mask, item.ignore)
+                counts.append((np.full(bins.size, len(rows)), bins, normal, anomalous))
                 scores.append(image_score)
                 labels.append(item.sample.anomaly)
                 rows.append({
@@ -290,7 +299,7 @@ def evaluate_category(
         metrics={name: float(values.get(name, math.nan)) for name in metrics.METRICS},
         images=len(scores), anomalous=int(sum(labels)), seconds=seconds, skipped=skipped, shots=shots,
     )
-    return result, rows
+    return result, rows, dict(zip(HISTOGRAM_COLUMNS, map(np.concatenate, zip(*counts))))
 
 
 def image_score_store(model: AnoCLIP, setting: BenchSetting, class_name: str, root: Path) -> Optional[ScoreStore]:
@@ -386,7 +395,7 @@ def _check_setting(out: Path, record: Dict[str, object], overwrite: bool) -> Non
                 "Use another --out, or --overwrite to start over."
             )
     if overwrite:
-        for stale in list((out / "categories").glob("*.json")) + list((out / "scores").glob("*.csv")):
+        for stale in list((out / "categories").glob("*.json")) + list((out / "scores").glob("*.*")):
             stale.unlink()
     write_json_atomic(config_file, record)
 
@@ -437,12 +446,15 @@ def run_benchmark(
                 if previous is not None and not previous.skipped:  # finished and complete: resume
                     results.append(previous)
                     continue
-                result, rows = evaluate_category(model, meta, category, setting, batch_size=batch_size, progress=progress)
+                result, rows, histograms = evaluate_category(model, meta, category, setting, batch_size=batch_size,
+                                                             progress=progress)
                 if result.images == 0:  # not recorded: a fixed dataset is picked up on resume
                     first = f" (first: {result.skipped[0]['image']}: {result.skipped[0]['reason']})" if result.skipped else ""
                     unusable.append(f"{category}: none of its {len(result.skipped)} test images could be read{first}")
                     continue
                 write_csv_atomic(out / "scores" / f"{category}.csv", rows, SCORE_COLUMNS)
+                with atomic_path(out / "scores" / f"{category}.npz") as path, open(path, "wb") as handle:
+                    np.savez_compressed(handle, **histograms)
                 write_json_atomic(done, asdict(result))  # last: it marks the category done (complete without skips)
                 results.append(result)
         except BaseException:  # Ctrl-C or a crash: the report says what is missing

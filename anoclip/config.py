@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Dict, FrozenSet, Optional, Tuple
 
-PROMPT_FAMILIES: Tuple[str, ...] = ("anoclip", "plain", "winclip")
+PROMPT_FAMILIES: Tuple[str, ...] = ("anoclip", "anoclip-generic", "plain", "winclip")
 ENSEMBLE_ORDERS: Tuple[str, ...] = ("mean-then-normalize", "normalize-then-mean")
 SMOOTHING_KINDS: Tuple[str, ...] = ("mean3", "gaussian", "none")
 IMAGE_VIEWS: Tuple[int, ...] = (1, 22)
@@ -72,7 +72,8 @@ class AnoCLIPConfig(_Settings):
             official code applies no logit scale); 0.01 reproduces APRIL-GAN's ×100.
         ensemble: "mean-then-normalize" (faithful; also what WinCLIP re-implementations do) or
             "normalize-then-mean" (APRIL-GAN, AnoCLIP's parent code).
-        prompts: prompt family: "anoclip" (faithful), "plain" or "winclip".
+        prompts: prompt family: "anoclip" (faithful), "anoclip-generic" (generic domain phrases),
+            "plain" or "winclip".
         clean_names: spell out class names (pcb1 → printed circuit board); faithful: False.
         texture_classes: categories that get the texture/surface prompt domains.
         smoothing: "mean3" (faithful 3×3 mean on the patch grid), "gaussian" or "none".

@@ -10,6 +10,8 @@ Families (``AnoCLIPConfig.prompts``):
 * ``"anoclip"`` — the faithful ensemble: 3 domains × 22 templates × 7 states = 462 sentences per
   state, templates outside and states inside, exactly as the official code builds them
   (including its article slips such as "a abnormal bottle").
+* ``"anoclip-generic"`` — the same templates and states with three generic domain phrases
+  (photo, picture, image) for every class: it changes only the domain phrases.
 * ``"plain"`` — one template, "a photo of a [state] [class]", with the same 7 states.
 * ``"winclip"`` — WinCLIP-style generic ensemble: "photo" templates with a full stop,
   7 normal and 4 abnormal states. We keep the 22 paired templates; anomalib's copy has 21
@@ -45,6 +47,7 @@ WINCLIP_ABNORMAL_STATES: Tuple[str, ...] = (
 
 OBJECT_DOMAINS: Tuple[str, ...] = ("industrial photo", "industrial image", "manufacturing image")
 TEXTURE_DOMAINS: Tuple[str, ...] = ("industrial photo", "textural photo", "surface picture")
+GENERIC_DOMAINS: Tuple[str, ...] = ("photo", "picture", "image")  # the "anoclip-generic" family
 
 # The 22 template stems. "{A}" is the article before the domain, "{D}" the domain phrase and
 # "{}" the state phrase. The qualifier stems keep the official a/the pattern verbatim.
@@ -98,7 +101,7 @@ def prompt_class_name(class_name: str, clean: bool = False) -> str:
 def _anoclip_templates(domains: Tuple[str, ...]) -> List[str]:
     templates = []
     for domain in domains:
-        article = "an" if domain.startswith("industrial") else "a"
+        article = "an" if domain[0] in "aeiou" else "a"  # the official rule ("an" before "industrial") in general
         templates.extend(stem.replace("{A}", article).replace("{D}", domain) for stem in TEMPLATE_STEMS)
     return templates
 
@@ -117,7 +120,8 @@ def build_sentences(
 
     Args:
         class_name: raw category name (e.g. ``"metal_nut"``, ``"macaroni1"``).
-        family: ``"anoclip"`` (faithful, 462 each), ``"plain"`` (7 each) or ``"winclip"``.
+        family: ``"anoclip"`` (faithful, 462 each), ``"anoclip-generic"`` (462 each), ``"plain"`` (7 each)
+            or ``"winclip"``.
         texture: use texture/surface domains; ``None`` means "is it one of MVTec's textures".
         clean_names: see :func:`prompt_class_name`.
     """
@@ -126,8 +130,9 @@ def build_sentences(
     name = prompt_class_name(class_name, clean_names)
     if texture is None:
         texture = class_name in MVTEC_TEXTURES
-    if family == "anoclip":
-        templates = _anoclip_templates(TEXTURE_DOMAINS if texture else OBJECT_DOMAINS)
+    if family in ("anoclip", "anoclip-generic"):
+        domains = GENERIC_DOMAINS if family == "anoclip-generic" else TEXTURE_DOMAINS if texture else OBJECT_DOMAINS
+        templates = _anoclip_templates(domains)
         normal_states, abnormal_states = NORMAL_STATES, ABNORMAL_STATES
     elif family == "plain":
         templates = ["a photo of a {}"]

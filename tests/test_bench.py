@@ -52,6 +52,25 @@ def test_results_equal_a_direct_recomputation(tiny, dataset, tmp_path):
     assert results[0].images == 6 and results[0].anomalous == 3
 
 
+def test_pixel_histograms_count_every_pixel_of_every_image_in_score_order(tiny, dataset, tmp_path):
+    """scores/<cat>.npz: per image, the normal and anomalous pixels of its map (as the metrics saw it)
+    over fine score bins, so that a resample of images can recompute the pixel metrics from counts."""
+    run_benchmark(tiny, dataset, tmp_path / "out", categories=["bottle"], progress=False)
+    stored = np.load(tmp_path / "out" / "scores" / "bottle.npz")
+    model = tiny.with_config(texture_classes={"carpet", "grid"})
+    meta = Meta.load(dataset)
+    for index, sample in enumerate(meta.samples("bottle")):
+        image, mask = load_sample(dataset, sample)
+        mask = resize_mask(mask, (64, 64))
+        anomaly_map = model.predict(model.preprocess(image), "bottle").anomaly_maps[0].numpy()
+        rows = stored["image"] == index
+        bins, normal, anomalous = metrics.image_histogram(anomaly_map, mask)
+        assert np.array_equal(stored["bin"][rows], bins)
+        assert np.array_equal(stored["normal"][rows], normal) and np.array_equal(stored["anomalous"][rows], anomalous)
+        assert normal.sum() == (~mask).sum() and anomalous.sum() == mask.sum()
+    assert set(np.unique(stored["image"])) == set(range(len(meta.samples("bottle"))))
+
+
 def test_outputs_resume_and_config(tiny, dataset, tmp_path, monkeypatch):
     out = tmp_path / "out"
     import anoclip.bench as bench

@@ -671,3 +671,20 @@ def test_all_walks_the_precision_recall_curve_once(monkeypatch):
     values = scores.all()
     assert len(walks) == 1
     assert (values["pixel_ap"], values["pixel_f1_max"]) == (pixel_ap(maps, masks), pixel_f1_max(maps, masks))
+
+
+def test_score_bins_are_monotone_fine_and_count_every_pixel():
+    rng = np.random.default_rng(5)
+    scores = np.sort(np.concatenate([rng.normal(0, 3, 2000), [0.0, -0.0, 0.5, 0.5 + 1e-5, 1.0]]))
+    bins = metrics.score_bins(scores)
+    assert np.all(np.diff(bins) >= 0)  # sorted scores, sorted bins: negative ones included
+    assert metrics.score_bins(np.array([0.5]))[0] != metrics.score_bins(np.array([0.5 + 1e-5]))[0]  # 2^-16 wide near 0.5
+    assert metrics.score_bins(np.array([0.5]))[0] == metrics.score_bins(np.array([0.5 + 5e-6]))[0]
+    anomaly_map, mask = rng.random((12, 10)), rng.random((12, 10)) < 0.2
+    ignore = np.zeros_like(mask)
+    ignore[0] = True
+    values, normal, anomalous = metrics.image_histogram(anomaly_map, mask, ignore)
+    assert np.all(np.diff(values) > 0)
+    assert normal.sum() == (~mask[1:]).sum() and anomalous.sum() == mask[1:].sum()
+    expected = metrics.score_bins(anomaly_map[1:][mask[1:]])
+    assert np.array_equal(np.repeat(values, anomalous), np.sort(expected))

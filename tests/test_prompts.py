@@ -62,6 +62,25 @@ def test_other_families():
         build_sentences("bottle", family="fancy")
 
 
+def test_the_generic_family_changes_only_the_domain_phrases():
+    """Sentence for sentence, "anoclip-generic" is the faithful ensemble with another domain phrase
+    (and the article that phrase takes), for objects and textures alike."""
+    from anoclip.prompts import GENERIC_DOMAINS, OBJECT_DOMAINS, TEXTURE_DOMAINS
+
+    for name, domains in (("bottle", OBJECT_DOMAINS), ("carpet", TEXTURE_DOMAINS)):
+        faithful = build_sentences(name)
+        generic = build_sentences(name, family="anoclip-generic")
+        for ours, theirs in zip(faithful, generic):
+            assert len(ours) == len(theirs) == 462
+            for position, (sentence, other) in enumerate(zip(ours, theirs)):
+                index = position // (22 * 7)  # templates outside: one domain per 22 × 7 sentences
+                article = "an" if GENERIC_DOMAINS[index][0] in "aeiou" else "a"
+                old_article = "an" if domains[index].startswith("industrial") else "a"
+                expected = sentence.replace(f"{old_article} {domains[index]}", f"{article} {GENERIC_DOMAINS[index]}", 1)
+                assert other == expected.replace(domains[index], GENERIC_DOMAINS[index], 1)
+    assert "an image of a damaged bottle" in build_sentences("bottle", family="anoclip-generic")[1]
+
+
 def test_ensemble_orders_against_direct_computation():
     torch.manual_seed(0)
     embeddings = torch.randn(5, 8) * torch.linspace(0.5, 3.0, 5)[:, None]

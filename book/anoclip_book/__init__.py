@@ -5,6 +5,8 @@ The notebooks' helpers, one module per concern (``anoclip_book.<name>`` for all)
 * :mod:`.modes` — the book's switches: smoke mode, a rehearsal's stand-ins, chapter 6's plan, precision;
 * :mod:`.pages` — banners on every figure (smoke mode, rehearsal), layout, tables, glue, quiet cells;
 * :mod:`.chapters` — the model a chapter loads, its data and examples;
+* :mod:`.evidence` — findings with their uncertainty: bootstrap intervals over images, sentences;
+* :mod:`.ablations` — chapters 2-3's sweeps over whole categories, each image encoded once;
 * :mod:`.colab` — the Colab runtime: GPU and precision, widget manager, Google Drive;
 * :mod:`.plans` — chapter 6's benchmark plan, provenance of results, committed runs.
 
@@ -20,7 +22,7 @@ from anoclip.env import data_dir, results_dir
 
 from . import substitution
 from .modes import smoke_mode
-from .chapters import benchmark_results, load_examples, load_model, sample_dataset, spread
+from .chapters import ablation_dataset, benchmark_results, load_examples, load_model, sample_dataset, spread
 from .colab import (
     DRIVE_FOOTPRINT, autocast_choice, colab_setup, cuda_capability, enable_colab_widgets, gpu_report, in_colab,
     use_folders, use_google_drive,
@@ -36,8 +38,9 @@ from .plans import (
 )
 
 __all__ = [
-    "BANNER_INCHES", "CPU_BASELINE_IMAGES", "DRIVE_FOOTPRINT", "PROTOCOL_ROWS", "PROVENANCE_FILE", "REHEARSAL_BANNER", "SMOKE_BANNER",
-    "BenchPlan", "CommittedRun", "RecordedRun", "add_figure_banner", "add_smoke_banner", "autocast_choice",
+    "BANNER_INCHES", "CPU_BASELINE_IMAGES", "DRIVE_FOOTPRINT", "PROTOCOL_ROWS", "PROVENANCE_FILE", "REHEARSAL_BANNER",
+    "SMOKE_BANNER", "BenchPlan", "CommittedRun", "RecordedRun", "ablation_dataset", "add_figure_banner", "add_smoke_banner",
+    "autocast_choice",
     "bench_plans", "benchmark_results", "choose_plan", "colab_setup", "committed_runs", "comparable_metric",
     "cuda_capability", "data_dir", "enable_colab_widgets", "export_run", "figure_banner", "glue", "gpu_report",
     "hardware", "in_colab", "load_examples", "load_model", "quiet", "read_bench_folder", "read_provenance",

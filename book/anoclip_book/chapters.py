@@ -67,6 +67,29 @@ def sample_dataset(categories: Sequence[str] = ("bottle", "grid")) -> Path:
     return prepare_mvtec_categories(data_dir() / "mvtec_book", categories)
 
 
+def ablation_dataset() -> Tuple[Path, Tuple[str, ...]]:
+    """The data of chapters 2 and 3's ablations, every test image of every category: all of MVTec AD in
+    real mode, the synthetic dataset in smoke mode. Returns ``(root, categories)``.
+
+    Real mode prepares MVTec AD exactly where and how chapter 6 does (``anoclip.data.prepare("mvtec",
+    data_dir() / "mvtec", download=True)``, a no-op once prepared), so the book downloads and keeps
+    the 4.9 GB of MVTec AD once: fifteen per-category copies beside chapter 6's would double the
+    download and the disk, which the published CPU build cannot spare (docs/publishing.md).
+    """
+    from anoclip.data import Meta
+    from anoclip.data.registry import MVTEC_CATEGORIES
+
+    if smoke_mode():
+        root = sample_dataset()
+        return root, tuple(Meta.load(root).categories("test"))
+    root = data_dir() / "mvtec"
+    if not (root / "meta.json").is_file():
+        from anoclip.data import prepare
+
+        prepare("mvtec", root, download=True)
+    return root, tuple(MVTEC_CATEGORIES)
+
+
 def benchmark_results(dataset: str, model: Any, method: str = "anoclip", tta: bool = False,
                       protocol: str = "zero-shot") -> Optional[Tuple[Path, list]]:
     """The finished categories of a benchmark run (chapter 6, ``anoclip bench``) under :func:`results_dir`.

@@ -191,6 +191,26 @@ def test_the_autograder_bundle_has_the_hidden_tests_and_the_references(editions)
         assert all(line in solution for line in solution_lines(document))
 
 
+def test_every_assignment_has_a_question_graded_by_hand_with_a_rubric_for_teachers_only(editions):
+    """Issue 19: each assignment asks for judgement (otter's manual question) besides the autograded function;
+    the rubric reaches the autograder edition and never the student's; A4's median-trust variant is one."""
+    manual = {}
+    for document in names("assignments"):
+        name = document.path.stem
+        questions = classroom.manual_questions(nbformat.read(str(document.path), as_version=4))
+        assert questions and all(q.points > 0 and "Rubric" in q.rubric for q in questions), name
+        manual[name] = questions
+        rubric = (editions["out"] / "classroom" / "autograder" / name / classroom.RUBRIC_FILE).read_text()
+        listed = json.loads((editions["out"] / "classroom" / "autograder" / name / classroom.MANUAL_FILE).read_text())
+        assert listed == [{"name": q.name, "points": q.points} for q in questions]
+        student = (editions["out"] / "classroom" / "student" / name / f"{name}.ipynb").read_text()
+        for question in questions:
+            assert f"## {question.name} ({question.points:g} points)" in rubric and "**Rubric" in rubric
+            assert question.question.splitlines()[0] in student  # the question is asked ...
+        assert "Rubric" not in student and "<!-- BEGIN QUESTION" not in student  # ... its rubric stays with the teacher
+    assert "median_trust" in [q.name for q in manual["a4_tta_loss"]]
+
+
 def test_the_site_shows_no_solution_and_publishes_no_source():
     """On the site an assignment is its handout: solution and test cells are hidden and never run."""
     import yaml
@@ -242,6 +262,7 @@ def test_teachers_grade_a_folder_into_a_csv(editions, tmp_path):
     grades = grading.grade_folder([submissions], editions["out"] / "classroom" / "autograder", csv)
     by_name = {Path(g.notebook).stem: g for g in grades}
     assert by_name["alice"].score == 1.0 and by_name["alice"].possible == 10
+    assert by_name["alice"].by_hand == "aupro_design (4 points, RUBRIC.md)"  # graded by the teacher, not in possible
     assert by_name["bob"].score < 1.0 and "the package's own implementation" in " ".join(by_name["bob"].failed)
     rows = csv.read_text().splitlines()
     assert rows[0].split(",") == grading.COLUMNS and len(rows) == 3
@@ -377,6 +398,29 @@ def test_code_cell_figures_get_their_caption_under_them_in_the_colab_edition(edi
     titles = {d.docname: cells(editions["out"] / "colab" / f"{d.docname}.ipynb", "markdown")[0].source.splitlines()[0]
               for d in names("chapters")}
     assert titles["book/02_value_wise_attention"].startswith("# 2. ") and titles["book/00_welcome"].startswith("# AnoCLIP")
+
+
+def test_a_predict_admonition_becomes_a_quote_led_by_its_title(context):
+    source = "\n".join(["Before.", "```{admonition} Predict, then run", ":class: predict",
+                         "Will {glue:text}`k:.1f` rise?", "Guess first.", "```", "After."])
+    text = myst.convert(source, context)
+    assert "> 🤔 **Predict, then run:** Will **[k]** rise?\n> Guess first.\n" in text
+    assert ":class:" not in text and text.startswith("Before.") and text.endswith("After.")
+
+
+def test_every_chapter_asks_for_predictions_and_the_colab_edition_shows_them(editions):
+    """Issue 19: at least two "Predict, then run" prompts in each of chapters 1-7, each a predict
+    admonition just before a code cell, and each visible in the Colab notebook."""
+    for document in names("chapters"):
+        if not re.match(r"book/0[1-7]_", document.docname):
+            continue
+        source = cells(document.path)
+        prompts = [i for i, cell in enumerate(source) if cell.cell_type == "markdown" and ":class: predict" in cell.source]
+        assert len(prompts) >= 2, document.docname
+        assert all(source[i + 1].cell_type == "code" for i in prompts), document.docname
+        path = editions["out"] / "colab" / f"{document.docname}.ipynb"
+        shown = [c for c in cells(path, "markdown") if "**Predict, then run:**" in c.source]
+        assert len(shown) == len(prompts), document.docname
 
 
 @pytest.mark.parametrize("source, message", [

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .. import modes
 
-COLUMNS = ["notebook", "assignment", "score", "points", "possible", "failed_tests", "error"]
+COLUMNS = ["notebook", "assignment", "score", "points", "possible", "failed_tests", "by_hand", "error"]
 
 
 class GradingError(ValueError):
@@ -33,6 +33,7 @@ class Grade:
     points: float = 0.0
     possible: float = 0.0
     failed: List[str] = field(default_factory=list)
+    by_hand: str = ""  # the questions the teacher grades with the rubric (not in points/possible)
     error: str = ""
 
     @property
@@ -42,7 +43,7 @@ class Grade:
     def row(self) -> Dict[str, str]:
         return {"notebook": self.notebook, "assignment": self.assignment, "score": f"{self.score:.3f}",
                 "points": f"{self.points:g}", "possible": f"{self.possible:g}", "failed_tests": " | ".join(self.failed),
-                "error": self.error}
+                "by_hand": self.by_hand, "error": self.error}
 
 
 def submissions(paths: Sequence[Path]) -> List[Path]:
@@ -75,6 +76,15 @@ def autograder_zip(autograders: Path, assignment: str) -> Path:
     return path
 
 
+def by_hand(folder: Path) -> str:
+    """The questions of an assignment the teacher grades with its ``RUBRIC.md`` (``make classroom`` lists
+    them in ``manual.json`` beside the bundle), e.g. "qq_variant (4 points, RUBRIC.md)"."""
+    listed = folder / "manual.json"
+    if not listed.is_file():
+        return ""
+    return "; ".join(f"{q['name']} ({q['points']:g} points, RUBRIC.md)" for q in json.loads(listed.read_text(encoding="utf-8")))
+
+
 def grade_one(path: Path, autograders: Path, assignment: Optional[str] = None, smoke: bool = True) -> Grade:
     """Grade one submission; a submission that cannot be graded gets 0 points and the reason."""
     from otter.api import grade_submission
@@ -86,7 +96,7 @@ def grade_one(path: Path, autograders: Path, assignment: Optional[str] = None, s
         return Grade(str(path), assignment or "?", error=str(error))
     with modes.smoke_for_subprocesses(smoke):
         results = grade_submission(str(path), str(bundle), quiet=True)
-    grade = Grade(str(path), name, float(results.total), float(results.possible))
+    grade = Grade(str(path), name, float(results.total), float(results.possible), by_hand=by_hand(bundle.parent))
     for test_file in results.results.values():
         for case in test_file.test_case_results:
             if not case.passed:

@@ -15,7 +15,8 @@ them, cell by cell, from the same sources the site is built from:
   Markdown from their raw GitHub address) and its caption, "**Figure 2.3.** ...";
 * ``$$ ... $$ (label)`` and a labelled ``{math}`` → ``$$ ... \\tag{2.1} $$``;
 * ``{exercise}`` → a heading "Exercise N" and its text; ``{solution}`` → a collapsed
-  ``<details>`` block; admonitions → block quotes; ``{math}`` → ``$$``; ``(label)=`` targets go.
+  ``<details>`` block; admonitions → block quotes (a ``predict`` one, the chapters' "Predict, then
+  run" prompts, → a block quote led by its bold title); ``{math}`` → ``$$``; ``(label)=`` targets go.
 
 A code cell whose figure the site captions (cell metadata ``figure``, :mod:`anoclip_book.cell_figures`)
 is followed in the Colab edition by its caption, numbered like the site's (:mod:`.notebooks`).
@@ -40,6 +41,7 @@ TARGET = re.compile(r"^\s*\((?P<label>[\w:.+-]+)\)=\s*$")
 EQUATION_LABEL = re.compile(r"\$\$\s*\((?P<label>[\w:.+-]+)\)\s*$")  # the end of `$$ ... $$ (label)`
 OPTION = re.compile(r"^\s*:(?P<key>[\w-]+):\s*(?P<value>.*)$")
 LINK_TEXT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^>]+)>$", re.DOTALL)
+PREDICT = "predict"  # the class of the chapters' "Predict, then run" admonitions
 ADMONITIONS = {"admonition", "note", "tip", "hint", "important", "warning", "caution", "attention", "danger", "error", "seealso"}
 
 
@@ -253,6 +255,9 @@ def _directive(name: str, argument: str, body: List[str], context: Context) -> L
     if name in ADMONITIONS:
         title = _inline(argument, context) if name == "admonition" else name.capitalize()
         quoted = [f"> {line}" if line.strip() else ">" for line in content.splitlines()]
+        if PREDICT in options.get("class", "").split():  # a prompt inside the flow: its title leads its first line
+            first = quoted[0][2:] if quoted and quoted[0] != ">" else ""
+            return ["", f"> 🤔 **{title.rstrip(':')}:** {first}".rstrip(), *quoted[1:], ""]
         return ["", f"> **{title}**", ">", *quoted, ""]
     if name == "math":
         tag = f" \\tag{{{_numbered('eq', options['label'], context).strip('()')}}}" if options.get("label") else ""

@@ -63,18 +63,29 @@ def plot_metric_curve(
     references: Optional[Mapping[str, float]] = None,
     title: str = "",
     chance: Optional[float] = 0.5,
+    intervals: Optional[Mapping[str, Sequence[Sequence[float]]]] = None,
+    reference_intervals: Optional[Mapping[str, Sequence[float]]] = None,
 ) -> Figure:
     """One line per series over the swept values ``x``; ``references`` become dashed lines.
 
     ``chance`` draws the value of a random ranking (0.5 for AUROC) as a dotted grey line.
+    ``intervals[name]`` holds one (low, high) per value of ``x`` (e.g. a 95 % bootstrap interval),
+    drawn as error bars; ``reference_intervals[name]`` one (low, high) band around a reference line.
     """
     fig = new_figure(6.6, 3.4)
     ax = fig.subplots()
     positions = np.arange(len(x))
     for name, values in series.items():
-        ax.plot(positions, values, marker="o", label=name)
+        values = np.asarray(values, dtype=float)
+        if intervals and name in intervals:
+            low, high = np.asarray(intervals[name], dtype=float).T
+            ax.errorbar(positions, values, yerr=[values - low, high - values], marker="o", capsize=3, label=name)
+        else:
+            ax.plot(positions, values, marker="o", label=name)
     for (name, value), style in zip((references or {}).items(), ("--", "-.", ":")):
         ax.axhline(value, linestyle=style, color="black", linewidth=1, label=name)
+        if reference_intervals and name in reference_intervals:
+            ax.axhspan(*reference_intervals[name], color="black", alpha=0.08, linewidth=0)
     if chance is not None:
         ax.axhline(chance, linestyle=":", color="grey", linewidth=1, label="chance")
     ax.set_xticks(positions, [str(value) for value in x])
@@ -92,10 +103,13 @@ def plot_metric_bars(
     ylabel: str,
     title: str = "",
     chance: Optional[float] = 0.5,
+    intervals: Optional[Mapping[str, Mapping[str, Sequence[float]]]] = None,
 ) -> Figure:
     """Grouped bars: ``table[group][series]`` (e.g. category → method → pixel AUROC).
 
     Bars are labelled with their values, so the figure can be read without a table.
+    ``intervals[group][series]`` is a (low, high) pair (e.g. a 95 % bootstrap interval), drawn as an
+    error bar on that bar.
     """
     groups = list(table)
     names = list(dict.fromkeys(name for row in table.values() for name in row))
@@ -104,9 +118,15 @@ def plot_metric_bars(
     width = 0.8 / len(names)
     for index, name in enumerate(names):
         offsets = np.arange(len(groups)) - 0.4 + width * (index + 0.5)
-        values = [table[group].get(name, np.nan) for group in groups]
+        values = np.array([table[group].get(name, np.nan) for group in groups], dtype=float)
         bars = ax.bar(offsets, values, width, label=name)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+        if not intervals:
+            ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+            continue
+        low, high = np.array([intervals.get(group, {}).get(name, (np.nan, np.nan)) for group in groups], dtype=float).T
+        ax.errorbar(offsets, values, yerr=[values - low, high - values], fmt="none", ecolor="black", capsize=2, linewidth=0.8)
+        for offset, value, top in zip(offsets, values, np.where(np.isfinite(high), high, values)):
+            ax.annotate(f"{value:.2f}", (offset, top), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7)
     if chance is not None:
         ax.axhline(chance, linestyle=":", color="grey", linewidth=1, label="chance")
     ax.set_xticks(np.arange(len(groups)), groups)
