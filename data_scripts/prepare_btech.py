@@ -4,7 +4,7 @@
 ``--help`` says what the data set is, where to get it and which options the conversion takes;
 data_scripts/README.md has the full table of sources, licences and splits.
 """
-from anoclip.data.cli import main  # the package, installed: pip install -e . (make install does)
+from prepare_cli import main  # beside this script; it needs the package installed (make install does)
 
 if __name__ == "__main__":
     raise SystemExit(main("btech"))

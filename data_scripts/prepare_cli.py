@@ -3,7 +3,9 @@
 Each script is one call, ``main("<name>")``; the argument parser, its help text (what the data
 set is, where to get it, its licence) and the error handling live here so the ten scripts
 cannot drift apart.  Data-layer errors are printed as one clear message with exit status 2,
-never as a traceback.
+never as a traceback.  It lives beside the scripts, not in the package: a script's own folder is
+where Python finds it (no ``sys.path`` edit), and ``pip install anoclip`` users call
+:func:`anoclip.data.prepare` directly.
 """
 from __future__ import annotations
 
@@ -11,10 +13,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from .errors import DataError
-from .images import ImageReadError
-from .prepare import prepare
-from .registry import get_dataset
+from anoclip.data import DataError, ImageReadError, get_dataset, prepare
 
 # Converter options exposed on the command line: flag -> (keyword, type, help).
 OPTIONS = {
@@ -22,7 +21,7 @@ OPTIONS = {
     "seed": ("--seed", int, "seed of the balanced normal draw (default 0)"),
     "split_csv": ("--split-csv", str, "path to VisA's split_csv/1cls.csv if it is not inside --raw"),
     "split": ("--split", str, "MSD: image list test (default), train, val or all; BSD: auto (default: the authors' "
-              "image_data.json split when present) or all"),
+              "image_data.json split when present), authors or all"),
     "void": ("--void", str, "MSD: what mask value 255 (VOC void) is: ignore (default: left out of the metrics) or defect"),
     "good": ("--good", str, "folder with MSD's extra defect-free images (good.zip)"),
     "threshold": ("--threshold", int, "grey level above which a mask pixel counts as defective"),
