@@ -72,9 +72,10 @@ MARKER = ".anoclip-rehearsal"
 CHECKPOINT_SEED = 20240901
 # (normal training images, normal test images, anomalous test images) of the MVTec AD categories
 # the chapters show: 1-5 bottle and grid, 7 also pill; chapter 7 calibrates bottle's image
-# threshold at a 1 % false-positive rate from up to 100 training images, so it needs >= 99.
-SHOWN_COUNTS = {"bottle": (110, 4, 4), "grid": (2, 4, 4), "pill": (2, 4, 4)}
-OTHER_COUNTS = (2, 1, 2)
+# threshold at a 1 % false-positive rate from up to 100 training images, so it needs >= 99; chapters
+# 6 and 8 draw memories of up to 4 normal training images from every category.
+SHOWN_COUNTS = {"bottle": (110, 4, 4), "grid": (4, 4, 4), "pill": (4, 4, 4)}
+OTHER_COUNTS = (4, 1, 2)
 DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, every connection is refused
 
 # The look of each MVTec AD category: the synthetic renderer knows two textures and two objects.
