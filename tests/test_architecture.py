@@ -132,9 +132,15 @@ def test_the_wheel_is_thin_and_holds_nothing_of_the_book(tmp_path):
     import sys
     import zipfile
 
+    import shutil
+
+    source = tmp_path / "source"  # a clean copy: a stale build/ in the checkout would leak old modules into the wheel
+    shutil.copytree(ROOT / "anoclip", source / "anoclip", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
     isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]  # offline when it can
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "--quiet", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "--quiet", "-w", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]

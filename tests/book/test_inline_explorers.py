@@ -174,7 +174,8 @@ def test_the_books_model_fits_the_page_budget_leaving_images_out_only_when_it_mu
 
 
 def test_the_books_heat_maps_fit_the_page_budget():
-    """Eight 240-px samples under all 18 settings, from random 15×15 patch scores through the real smoothing."""
+    """Eight 240-px samples under every setting (4 prompt families x 3 smoothings x TTA off/on), from random
+    15×15 patch scores through the real smoothing: random maps compress worst, and still all eight fit at 64 levels."""
     rng = np.random.default_rng(3)
     mask = np.zeros((240, 240), bool)
     mask[100:140, 60:90] = True
@@ -186,7 +187,7 @@ def test_the_books_heat_maps_fit_the_page_budget():
                          maps, [f"#{i}" for i in range(4)])
 
     explorer = heatmap_explorer({"bottle": found(), "grid": found()}, "anoclip", "mean3")
-    assert explorer.size <= EXPLORER_BUDGET and explorer.shown == 8 and explorer.levels == 256
+    assert len(settings()) == 24 and explorer.size <= EXPLORER_BUDGET and explorer.shown == 8 and explorer.levels >= 64
 
 
 # ------------------------------------------------------------------ the heat-map explorer
