@@ -338,8 +338,11 @@ def category_memory(model: AnoCLIP, meta: Meta, category: str, setting: BenchSet
             tiles.append(_load(meta.root, sample, model.image_size, setting).tiles)
         except (ImageReadError, DataError) as err:  # a test image is reported by the evaluation; a shot cannot be missed
             if setting.shots:
-                raise
+                raise DataError(f"{err} It is a normal training image drawn for {category}'s memory: fix it, or draw "
+                                "other shots with another --shot-seed.") from err
             warnings.warn(f"left out of the memory: {sample.img_path}: {err}", stacklevel=2)
+    if not tiles:  # no readable test image: the evaluation reports the category as unusable
+        return None, []
     kind = "normal" if setting.shots else "unlabelled"
     bank = model.memory(torch.cat(tiles), class_name, setting.localizer(), kind=kind)
     return bank, [sample.img_path for sample in chosen] if setting.shots else []

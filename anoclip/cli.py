@@ -234,7 +234,8 @@ def _previous_rows(out: Path, setting: dict, overwrite: bool) -> List[dict]:
     scores, record = out / "scores.csv", read_json_dict(out / _RUN_FILE)
     if not scores.is_file():
         return []
-    rows = list(csv.DictReader(scores.open(encoding="utf-8")))
+    with scores.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
     if overwrite:
         for row in rows:
             for name in (row.get("overlay"), row.get("mask")):

@@ -82,7 +82,9 @@ class MemoryBank:
     def scores(self, patches: Tensor, digests: Sequence[int]) -> Tensor:
         """(B, N) memory scores of the query patches (B, N, D) of the images with these ``digests``."""
         queries = F.normalize(patches.float(), dim=-1).reshape(-1, patches.shape[-1])  # (B·N, D)
-        bank = self.tokens.to(queries.device, torch.float32)
+        if self.tokens.device != queries.device or self.tokens.dtype != torch.float32:  # once, not per batch
+            self.tokens = self.tokens.to(queries.device, torch.float32)
+        bank = self.tokens
         per_chunk = max(1, _CHUNK_FLOATS // max(1, queries.shape[0] * bank.shape[1]))
         nearest = torch.cat([  # (B·N, images): each query patch's distance to each bank image's nearest patch
             (1.0 - (queries @ chunk.flatten(0, 1).T).view(queries.shape[0], chunk.shape[0], -1).amax(-1)) / 2.0
