@@ -9,7 +9,7 @@ from PIL import Image
 from anoclip import TTAConfig
 from anoclip.bench import BenchSetting, run_benchmark
 from anoclip.data import build_meta, write_meta
-from anoclip.protocol import TileLayout, image_tiles, resize_mask, resized_shape, short_side_size, tile_offsets
+from anoclip.protocol import TileLayout, image_tiles, resize_map, resize_mask, resized_shape, short_side_size, tile_offsets
 from anoclip.tta import adapt_tokens, image_seed
 
 
@@ -124,3 +124,27 @@ def test_visa_protocol_on_wide_images(tiny, tmp_path):
     with_tta = run_benchmark(tiny, root, tmp_path / "tta", BenchSetting.create("visa", tta=True), progress=False)[0]
     assert json.loads((tmp_path / "tta" / "config.json").read_text())["tta"]["adapter"] == "linear"
     assert with_tta.images == 4
+
+
+@pytest.mark.parametrize("small, shape", [((15, 15), (1000, 777)), ((64, 64), (3000, 50)), ((7, 9), (513, 1025)), ((8, 8), (8, 8))])
+def test_the_strip_wise_mask_equals_thresholding_the_full_size_map(small, shape):
+    """A 12,000² photo's mask without its 576 MB float map: the same pixels, bit for bit."""
+    from anoclip.protocol import mask_above
+
+    anomaly_map = torch.rand(*small, generator=torch.Generator().manual_seed(sum(shape)))
+    for threshold in (0.3, 0.5, float(anomaly_map.flatten()[3])):  # the last one sits exactly on a map value
+        expected = (resize_map(anomaly_map, shape) > threshold).numpy()
+        assert np.array_equal(mask_above(anomaly_map, shape, threshold, rows=100), expected)
+
+
+def test_an_overlay_of_a_huge_photo_is_drawn_at_display_size(tmp_path):
+    from anoclip.overlays import display_copy, save_overlay
+
+    photo = Image.new("RGB", (6000, 300), (90, 90, 90))
+    shown = display_copy(photo, 1024)
+    assert shown.size == (1024, 51) and display_copy(Image.new("RGB", (50, 40)), 1024).size == (50, 40)
+    outline = np.zeros((300, 6000), bool)
+    outline[100:200, 3000:3500] = True
+    path = save_overlay(tmp_path / "o.png", photo, np.random.default_rng(0).random((15, 300)), outline=outline)
+    with Image.open(path) as written:
+        assert written.width < 1200  # about 800 px per panel, whatever the photo's size
