@@ -44,3 +44,27 @@ def small_architecture(tmp_path_factory):
     }))
     open_clip.add_model_config(path)
     return SMALL_ARCHITECTURE
+
+
+def _write_mvtec_category(root, category):
+    """Write `root/<category>/` in MVTec AD's per-category layout: one good train image, one good and
+    one `crack` test image, and the crack's mask; the pixels depend on the category name only."""
+    import numpy as np
+    from PIL import Image
+
+    base = root / category
+    rng = np.random.default_rng(len(category))
+    for split, defect in (("train", "good"), ("test", "good"), ("test", "crack")):
+        (base / split / defect).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((rng.random((16, 16, 3)) * 255).astype(np.uint8)).save(base / split / defect / "000.png")
+    (base / "ground_truth" / "crack").mkdir(parents=True)
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:8, 4:8] = 255
+    Image.fromarray(mask).save(base / "ground_truth" / "crack" / "000_mask.png")
+    return base
+
+
+@pytest.fixture(scope="session")
+def mvtec_category():
+    """The writer of a small MVTec AD category tree, for the download and sample-data tests."""
+    return _write_mvtec_category

@@ -14,9 +14,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from anoclip import env
 from anoclip.data import Meta, prepare, sources
@@ -260,22 +258,10 @@ def test_prepare_downloads_a_dataset_through_its_row(server, tmp_path, monkeypat
 # MVTec categories: the full-archive fallback
 
 
-def _category_tree(root, category):
-    base = root / category
-    rng = np.random.default_rng(len(category))
-    for split, defect in (("train", "good"), ("test", "good"), ("test", "crack")):
-        (base / split / defect).mkdir(parents=True, exist_ok=True)
-        Image.fromarray((rng.random((16, 16, 3)) * 255).astype(np.uint8)).save(base / split / defect / "000.png")
-    (base / "ground_truth" / "crack").mkdir(parents=True)
-    mask = np.zeros((16, 16), np.uint8)
-    mask[4:8, 4:8] = 255
-    Image.fromarray(mask).save(base / "ground_truth" / "crack" / "000_mask.png")
-
-
-def _full_archive(tmp_path, categories=("bottle", "grid", "screw")):
+def _full_archive(tmp_path, write_category, categories=("bottle", "grid", "screw")):
     tree = tmp_path / "tree"
     for category in categories:
-        _category_tree(tree, category)
+        write_category(tree, category)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:xz") as tar:
         tar.add(tree / "grid", arcname="grid")  # bottle is not first: the stream is read to the end
@@ -289,9 +275,9 @@ def _full_archive(tmp_path, categories=("bottle", "grid", "screw")):
 
 
 @pytest.fixture
-def mvtec_table(server, monkeypatch, tmp_path):
+def mvtec_table(server, monkeypatch, tmp_path, mvtec_category):
     """The MVTec rows, pointed at the test server: /cat/<c>.tar.xz and /full.tar.xz."""
-    full = _full_archive(tmp_path)
+    full = _full_archive(tmp_path, mvtec_category)
     server.routes["/full.tar.xz"] = (full, "application/x-xz")
     rows = [Source(id="mvtec_ad", kind="dataset", title="MVTec AD (test)", file="mvtec_anomaly_detection.tar.xz",
                    urls=(server.base + "/full.tar.xz",), sha256=hashlib.sha256(full).hexdigest(),
@@ -318,9 +304,8 @@ def test_a_category_whose_sources_fail_is_taken_from_the_full_archive_alone(serv
     assert set(Meta.load(out).categories()) == {"bottle", "screw"} and len(server.log) == 2
 
 
-def test_a_category_archive_is_preferred_when_it_answers(server, tmp_path, mvtec_table):
-    (tmp_path / "c").mkdir()
-    _category_tree(tmp_path / "c", "grid")
+def test_a_category_archive_is_preferred_when_it_answers(server, tmp_path, mvtec_table, mvtec_category):
+    mvtec_category(tmp_path / "c", "grid")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:xz") as tar:
         tar.add(tmp_path / "c" / "grid", arcname="grid")

@@ -5,9 +5,7 @@ import tarfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from anoclip import env
 from anoclip.data import Meta, sources
@@ -17,17 +15,9 @@ from anoclip.data.registry import MVTEC_CATEGORIES
 from anoclip.data.sources import Fallback, Source, SourceTable
 
 
-def _category_archive(folder, category):
+def _category_archive(folder, category, write_category):
     """A tarball shaped like MVTec's per-category ones: <category>/{train,test,ground_truth}."""
-    base = folder / "src" / category
-    rng = np.random.default_rng(len(category))
-    for split, defect in (("train", "good"), ("test", "good"), ("test", "crack")):
-        (base / split / defect).mkdir(parents=True, exist_ok=True)
-        Image.fromarray((rng.random((16, 16, 3)) * 255).astype(np.uint8)).save(base / split / defect / "000.png")
-    (base / "ground_truth" / "crack").mkdir(parents=True)
-    mask = np.zeros((16, 16), np.uint8)
-    mask[4:8, 4:8] = 255
-    Image.fromarray(mask).save(base / "ground_truth" / "crack" / "000_mask.png")
+    base = write_category(folder / "src", category)
     archive = folder / "www" / f"{category}.tar.xz"
     archive.parent.mkdir(exist_ok=True)
     with tarfile.open(archive, "w:xz") as tar:
@@ -36,10 +26,10 @@ def _category_archive(folder, category):
 
 
 @pytest.fixture
-def served(tmp_path, monkeypatch):
+def served(tmp_path, monkeypatch, mvtec_category):
     """bottle, grid and screw archives on 127.0.0.1, and a table whose category rows point there."""
     for category in ("bottle", "grid", "screw"):
-        _category_archive(tmp_path, category)
+        _category_archive(tmp_path, category, mvtec_category)
     requests = []
 
     class Handler(SimpleHTTPRequestHandler):
