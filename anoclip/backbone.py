@@ -229,6 +229,12 @@ def _torchscript_state(checkpoint: str, clip: torch.nn.Module) -> Optional[Dict[
     return {key: value for key, value in state.items() if key in kept or not (key in dropped or key.endswith("attn_mask"))}
 
 
+def _first_line(err: BaseException) -> str:
+    """The first line of an error's message (torch's run over many), or its type when it has none."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _load_state(clip: torch.nn.Module, checkpoint: str, name: str) -> None:
     """Load a checkpoint strictly, turning open_clip's key/shape assertions into a clear error."""
     try:
@@ -238,17 +244,17 @@ def _load_state(clip: torch.nn.Module, checkpoint: str, name: str) -> None:
             if state is not None:  # open_clip's own loader (position embeddings, conversions) reads a plain copy
                 source = os.path.join(scratch, "state_dict.pt")
                 torch.save(state, source)
+                del state  # open_clip reads its own copy back: never two copies of the weights at once
             open_clip.load_checkpoint(clip, source, strict=True)
     except (RuntimeError, KeyError, AssertionError, ValueError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointMismatchError(
-            f"Checkpoint {checkpoint} does not fit the {name} architecture ({first_line} ...). "
+            f"Checkpoint {checkpoint} does not fit the {name} architecture ({_first_line(err)} ...). "
             "Pass the architecture the checkpoint was trained with (e.g. --model ViT-B-16 for an "
             "OpenAI ViT-B/16 file); open_clip.list_models() lists the names."
         ) from err
     except Exception as err:  # unreadable file: pickle errors, truncated zip archives
         # torch's own text suggests weights_only=False (running the file's code): never pass that on.
-        reason = "it holds objects other than tensors" if "weights_only" in str(err) else str(err).strip().splitlines()[0]
+        reason = "it holds objects other than tensors" if "weights_only" in str(err) else _first_line(err)
         raise CheckpointMismatchError(
             f"Cannot read checkpoint {checkpoint} ({type(err).__name__}: {reason}). It is damaged, truncated or not a "
             "CLIP checkpoint; download it again (its SHA-256 is in `anoclip sources`)."

@@ -179,6 +179,11 @@ def _save_mask(path: Path, mask) -> Path:
     return path
 
 
+def _reference_memory(model, paths: Optional[Sequence[Path]], class_name: str):
+    """The few-shot memory of ``--reference``'s normal images (None without the option)."""
+    return model.memory(_normal_batch(model, paths, "reference"), class_name) if paths else None
+
+
 def _checked(check, *args):
     """Run an input check of the library; its ValueError becomes the CLI's one-line error."""
     try:
@@ -202,7 +207,7 @@ def calibrate(args: argparse.Namespace) -> int:
     model = _load_model(args)
     if model.random_weights:
         print("WARNING: random weights (smoke mode) — the thresholds are NOT meaningful.", file=sys.stderr)
-    memory = model.memory(_normal_batch(model, reference, "reference"), args.class_name) if reference else None
+    memory = _reference_memory(model, reference, args.class_name)
     thresholds = _calibrate(model, paths, args, memory)
     path = thresholds.save(out)
     print(f"{_describe_thresholds(thresholds, args.normal_dir)}\nsaved to {path}")
@@ -284,8 +289,7 @@ def localize(args: argparse.Namespace) -> int:
     _checked(check_class_name, args.class_name)
     paths = collect_images(args.inputs)
     normal = _normal_images(args.calibrate, args.fpr) if args.calibrate else None
-    if args.reference:
-        args.reference_images = collect_images([args.reference])
+    reference = collect_images([args.reference]) if args.reference else None
     stored = None
     if args.thresholds:
         try:
@@ -295,12 +299,13 @@ def localize(args: argparse.Namespace) -> int:
     out = _checked(writable_folder, args.out)
     try:
         with locked_folder(out, "localize"):
-            return _localize_into(out, args, paths, normal, stored)
+            return _localize_into(out, args, paths, normal, stored, reference)
     except FolderBusyError as err:
         raise CLIError(str(err)) from err
 
 
-def _localize_into(out: Path, args: argparse.Namespace, paths: Sequence[Path], normal, stored) -> int:
+def _localize_into(out: Path, args: argparse.Namespace, paths: Sequence[Path], normal, stored,
+                   reference: Optional[Sequence[Path]]) -> int:
     from tqdm.auto import tqdm
 
     from .calibration import ThresholdsFileError, setting_of
@@ -320,9 +325,8 @@ def _localize_into(out: Path, args: argparse.Namespace, paths: Sequence[Path], n
     banner = RANDOM_WEIGHTS_BANNER if model.random_weights else None
     if banner:
         print("WARNING: random weights (smoke mode) — the heat maps are NOT meaningful.", file=sys.stderr)
-    memory = None
-    if args.reference:
-        memory = model.memory(_normal_batch(model, args.reference_images, "reference"), args.class_name)
+    memory = _reference_memory(model, reference, args.class_name)
+    if memory is not None:
         print(f"memory: {memory.images} normal images of {args.reference} ({memory.megabytes:.1f} MB), fusion {args.fusion}")
     thresholds = None
     if normal is not None:

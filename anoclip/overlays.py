@@ -104,7 +104,9 @@ def add_banner(fig, text: str) -> None:
 
 def display_copy(image: Image.Image, max_side: int = 1024) -> Image.Image:
     """``image`` at most ``max_side`` pixels wide or tall (aspect kept), resized straight from the
-    original: no full-size copy of a large photo is made on the way."""
+    original: no full-size copy of a large photo is made on the way. A small enough image is
+    returned as it is (callers only read it)."""
     scale = min(1.0, max_side / max(image.size))
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.BILINEAR) if scale < 1.0 else image.copy()
+    if scale >= 1.0:
+        return image
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)

@@ -28,7 +28,7 @@ from .config import RESIZE_MODES, RESOLUTIONS
 from .scoring import upsample
 
 __all__ = [
-    "OPENAI_MEAN", "OPENAI_STD", "RESIZE_MODES", "RESOLUTIONS", "TileLayout", "image_tiles", "normalize",
+    "OPENAI_MEAN", "OPENAI_STD", "RESIZE_MODES", "RESOLUTIONS", "TileLayout", "image_tiles", "mask_above", "normalize",
     "resize_map", "resize_mask", "resized_shape", "short_side_size", "square_layout", "tile_offsets",
 ]
 

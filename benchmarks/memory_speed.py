@@ -14,26 +14,17 @@ random unit tokens: the search cost depends only on the shapes, not on the weigh
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from anoclip.memory import MemoryBank
+from timing import timed, timed_repeats
 
 TOKENS, DIM = 225, 640
 
 
 def unit(*shape: int) -> torch.Tensor:
     return torch.nn.functional.normalize(torch.randn(*shape), dim=-1)
-
-
-def seconds(function, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -48,7 +39,7 @@ def main() -> None:
     for views in (1, 22):
         for shots in (1, 4, 16, 64):
             bank = MemoryBank(unit(shots, views * TOKENS, DIM), list(range(shots)), "normal")
-            per_image = seconds(lambda: bank.scores(queries, [-1] * 8)) / 8
+            per_image = min(timed_repeats(lambda: bank.scores(queries, [-1] * 8), 3, "cpu")) / 8
             print(f"  {shots:3d} shots x {views:2d} views: {bank.megabytes:8.1f} MB float32 "
                   f"({bank.megabytes / 2:7.1f} MB saved as float16), {1000 * per_image:8.1f} ms per test image")
     print("transductive scoring of a whole set (each image against all the others)")
@@ -56,7 +47,7 @@ def main() -> None:
     for images in (8, 16, 32, 64):
         tokens = unit(images, TOKENS, DIM)
         bank = MemoryBank(tokens, list(range(images)), "unlabelled")
-        times[images] = seconds(lambda: bank.scores(tokens, list(range(images))), repeats=1)
+        times[images] = timed(lambda: bank.scores(tokens, list(range(images))), "cpu")
         print(f"  {images:4d} images: {times[images]:7.2f} s in all, {1000 * times[images] / images:7.1f} ms per image, "
               f"bank {bank.megabytes:6.1f} MB")
     per_pair = times[64] / 64 ** 2

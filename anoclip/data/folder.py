@@ -159,14 +159,13 @@ def _check_flat(folder: Path) -> None:
 
 
 def _fill_category(name: str, folder: Path, writer: DatasetWriter) -> None:
-    for kind in [folder / NORMAL_SPECIE, *(c for c in child_dirs(folder) if c.name not in (NORMAL_SPECIE, MASKS_FOLDER))]:
+    defect_folders = [child for child in child_dirs(folder) if child.name not in (NORMAL_SPECIE, MASKS_FOLDER)]
+    for kind in [folder / NORMAL_SPECIE, *defect_folders]:
         _check_flat(kind)
     normals = list_images(folder / NORMAL_SPECIE)
     if not normals:
         raise DatasetRootError(f"{folder / NORMAL_SPECIE} holds no images; the normal images of {name!r} go there.")
-    defects = {
-        child.name: list_images(child) for child in child_dirs(folder) if child.name not in (NORMAL_SPECIE, MASKS_FOLDER)
-    }
+    defects = {child.name: list_images(child) for child in defect_folders}
     empty = [defect for defect, images in defects.items() if not images]
     if empty:
         raise DatasetRootError(f"{folder}: the defect folder(s) {', '.join(empty)} hold no images; fill or remove them.")

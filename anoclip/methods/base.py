@@ -39,8 +39,8 @@ class MethodInfo:
         paper: citation key / reference.
         changes: one sentence on exactly what the method changes relative to vanilla CLIP.
         protocol: one of :data:`anoclip.config.PROTOCOLS` — "per-image training-free",
-            "auxiliary-data" (trained on other labelled data) or "test-batch" (uses the other
-            unlabelled test images).
+            "few-normal-shot" (normal images of the class), "transductive" (the other unlabelled
+            test images) or "auxiliary-trained" (trained on other labelled data).
     """
 
     name: str

@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence
 
 from anoclip.fileio import write_json_atomic, write_text_atomic
 from .citations import Bibliography
+from .grading import MANUAL_FILE, RUBRIC_FILE
 from .myst import Targets
 from .notebooks import (
     Document,
@@ -49,7 +50,6 @@ from .setup_cells import setup_cells
 
 REFERENCE_FOLDER = "reference"  # next to the sources: the autograder's reference implementations
 EXPORT_MARKER = re.compile(r"^<!-- (BEGIN|END) QUESTION -->\n?", re.MULTILINE)
-RUBRIC_FILE, MANUAL_FILE = "RUBRIC.md", "manual.json"  # beside each autograder bundle: what the teacher grades
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Sequence
 
 from .. import modes
 
+RUBRIC_FILE, MANUAL_FILE = "RUBRIC.md", "manual.json"  # beside each autograder bundle: what the teacher grades
+
 COLUMNS = ["notebook", "assignment", "score", "points", "possible", "failed_tests", "by_hand", "error"]
 
 
@@ -79,10 +81,10 @@ def autograder_zip(autograders: Path, assignment: str) -> Path:
 def by_hand(folder: Path) -> str:
     """The questions of an assignment the teacher grades with its ``RUBRIC.md`` (``make classroom`` lists
     them in ``manual.json`` beside the bundle), e.g. "qq_variant (4 points, RUBRIC.md)"."""
-    listed = folder / "manual.json"
+    listed = folder / MANUAL_FILE
     if not listed.is_file():
         return ""
-    return "; ".join(f"{q['name']} ({q['points']:g} points, RUBRIC.md)" for q in json.loads(listed.read_text(encoding="utf-8")))
+    return "; ".join(f"{q['name']} ({q['points']:g} points, {RUBRIC_FILE})" for q in json.loads(listed.read_text(encoding="utf-8")))
 
 
 def grade_one(path: Path, autograders: Path, assignment: Optional[str] = None, smoke: bool = True) -> Grade:

@@ -17,6 +17,8 @@ from PIL import Image
 from anoclip.data.images import read_rgb, to_rgb
 from anoclip.data.meta import Meta, load_sample
 from anoclip.protocol import resize_mask
+
+from ..chapters import spread
 from .attention import defect_patch
 from .canvas import Grid
 
@@ -84,8 +86,7 @@ def dataset_samples(root: Union[str, os.PathLike], classes: Sequence[str], per_c
     names: Dict[str, List[str]] = {}
     for name in classes:
         anomalous = [sample for sample in meta.samples(name) if sample.anomaly]
-        step = max(1, len(anomalous) // per_class)
-        chosen = anomalous[::step][:per_class]
+        chosen = spread(anomalous, per_class)
         samples[name] = [load_sample(root, sample) for sample in chosen]
         names[name] = [f"{sample.specie_name} #{index}" for index, sample in enumerate(chosen)]
     return samples, names

@@ -8,10 +8,11 @@ so the first view is drawn after one chunk and a second image costs nothing unti
 
 Sizes for the book's model (ViT-B-16-plus-240: a 15×15 grid, 12 blocks of 14 heads): per image
 and path 11 + 15 maps of 225 queries × 225 patches, 2.6 MB at one byte a weight for both paths
-before deflate; the budget decides the quantisation (:func:`.packing.fit_levels`).
+before deflate; the page budget decides the quantisation (:func:`.inline.inline_explorer`).
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -100,14 +101,20 @@ def attention_explorer(
     pictures = [jpeg_url(image) for image in images]
     outlines = [None if mask is None or not mask.any() else chunk(mask.astype(np.uint8)) for mask in kept]
 
+    cmap = colour_table(CMAP)
+
+    @functools.lru_cache(maxsize=None)  # a smaller count or coarser levels tried next reuses what was packed
+    def image_chunks(index: int, levels: int) -> dict:
+        return {path: [block_chunk(maps, levels) for maps in rows[index][path]] for path in PATHS}
+
     def build(levels: int, count: int) -> Tuple[dict, str]:
         payload = {
             "size": size, "grid": list(grid), "blocks": blocks, "heads": heads, "paths": list(PATHS),
-            "cmap": colour_table(CMAP), "opacity": OPACITY,
+            "cmap": cmap, "opacity": OPACITY,
             "images": [
-                {"name": label, "url": url, "mask": outline, "start": list(start_patch(mask, grid)),
-                 "chunks": {path: [block_chunk(maps, levels) for maps in per_image[path]] for path in PATHS}}
-                for label, url, outline, mask, per_image in list(zip(labels, pictures, outlines, kept, rows))[:count]
+                {"name": labels[index], "url": pictures[index], "mask": outlines[index],
+                 "start": list(start_patch(kept[index], grid)), "chunks": image_chunks(index, levels)}
+                for index in range(count)
             ],
         }
         summary = (f"Attention explorer: {count} image(s), paths {' and '.join(PATHS)}, {blocks} blocks (mean over heads), "

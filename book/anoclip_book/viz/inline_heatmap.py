@@ -13,6 +13,7 @@ one byte a pixel before deflate; smooth maps deflate to roughly one to two bits 
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 from dataclasses import dataclass
@@ -110,20 +111,22 @@ def heatmap_explorer(classes: Mapping[str, ClassMaps], prompts: str, smoothing: 
                 "auroc": {key: map_auroc(one, mask) for key, one in zip(keys, found.maps[:, index])}}
                for name, found in classes.items() for index, (image, mask, label) in enumerate(zip(found.images, found.masks, found.labels))]
 
+    cmap = colour_table(CMAP)
+
+    @functools.lru_cache(maxsize=None)  # a smaller count or coarser levels tried next reuses what was packed
+    def sample_chunk(index: int, levels: int) -> str:
+        maps, mask = entries[index]["maps"], entries[index]["mask"]
+        low, high = maps.min(axis=(1, 2)), maps.max(axis=(1, 2))
+        code = codes(maps.reshape(len(maps), -1), low, high, levels).reshape(maps.shape)
+        return chunk(low.astype(np.float32), high.astype(np.float32), mask.astype(np.uint8), second_difference(code))
+
     def build(levels: int, count: int) -> Tuple[dict, str]:
         kept = entries[:count]
-        samples_out = []
-        for entry in kept:
-            maps = entry["maps"]
-            low, high = maps.min(axis=(1, 2)), maps.max(axis=(1, 2))
-            code = codes(maps.reshape(len(maps), -1), low, high, levels).reshape(maps.shape)
-            samples_out.append({
-                "class": entry["class"], "name": entry["name"], "url": entry["url"], "auroc": entry["auroc"],
-                "chunk": chunk(low.astype(np.float32), high.astype(np.float32), entry["mask"].astype(np.uint8), second_difference(code)),
-            })
+        samples_out = [{"class": entry["class"], "name": entry["name"], "url": entry["url"], "auroc": entry["auroc"],
+                        "chunk": sample_chunk(index, levels)} for index, entry in enumerate(kept)]
         shown = list(dict.fromkeys(entry["class"] for entry in kept))
         payload = {
-            "size": size, "cmap": colour_table(CMAP), "opacity": OPACITY,
+            "size": size, "cmap": cmap, "opacity": OPACITY,
             "prompts": list(PROMPT_FAMILIES), "smoothings": list(SMOOTHING_KINDS),
             "initial": {"prompts": prompts, "smoothing": smoothing},
             "classes": shown, "ranges": {name: ranges[name] for name in shown}, "samples": samples_out,

@@ -20,12 +20,22 @@ from __future__ import annotations
 import base64
 import io
 import zlib
+from typing import Tuple
+
 import numpy as np
 from PIL import Image
 
 from .canvas import FLAT_RANGE
 
 LEVELS = (256, 64, 16)  # the quantisation levels an explorer may use, finest first
+
+
+def _span(low: np.ndarray, high: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-map ranges broadcast over the values, a range narrower than ``FLAT_RANGE`` widened."""
+    low = np.asarray(low, np.float64)[..., None]
+    high = np.asarray(high, np.float64)[..., None]
+    flat = high - low < FLAT_RANGE
+    return np.where(flat, low - FLAT_RANGE, low), np.where(flat, high + FLAT_RANGE, high)
 
 
 def codes(values: np.ndarray, low: np.ndarray, high: np.ndarray, levels: int = 256) -> np.ndarray:
@@ -39,20 +49,14 @@ def codes(values: np.ndarray, low: np.ndarray, high: np.ndarray, levels: int = 2
     if not 2 <= levels <= 256:
         raise ValueError(f"levels={levels}: one byte holds 2 to 256 levels.")
     values = np.asarray(values, np.float64)
-    low = np.asarray(low, np.float64)[..., None]
-    high = np.asarray(high, np.float64)[..., None]
-    flat = high - low < FLAT_RANGE
-    low, high = np.where(flat, low - FLAT_RANGE, low), np.where(flat, high + FLAT_RANGE, high)
+    low, high = _span(low, high)
     scaled = np.floor((values - low) / (high - low) * levels)
     return np.clip(scaled, 0, levels - 1).astype(np.uint8)
 
 
 def decode(code: np.ndarray, low: np.ndarray, high: np.ndarray, levels: int = 256) -> np.ndarray:
     """The value each code stands for: the middle of its bin (what the browser uses for thresholds)."""
-    low = np.asarray(low, np.float64)[..., None]
-    high = np.asarray(high, np.float64)[..., None]
-    flat = high - low < FLAT_RANGE
-    low, high = np.where(flat, low - FLAT_RANGE, low), np.where(flat, high + FLAT_RANGE, high)
+    low, high = _span(low, high)
     return low + (code.astype(np.float64) + 0.5) / levels * (high - low)
 
 
